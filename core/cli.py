@@ -1,0 +1,94 @@
+"""Argument parsing and the commands behind `python -m core`.
+
+Every expected failure (missing data, bad model file, bad image, refused download) ends with a
+one-line `error: ...` message and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from core.config import DEFAULT_DATA_DIR, DEFAULT_MODEL_PATH, DEFAULT_PRESET, PRESETS, TrainConfig
+
+EXIT_ERROR = 2
+
+
+class CommandError(Exception):
+    """A failure the user can fix; printed as one line."""
+
+
+def _add_data_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="dataset root (official layout)")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N pairs of each split")
+    parser.add_argument("--val-size", type=int, default=1000, help="validation pairs (reference protocol: 1000)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="PetSeg: U-Net pet segmentation")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train or resume a run")
+    _add_data_args(train)
+    train.add_argument("--out", type=Path, required=True, help="run folder (resumes if it exists)")
+    train.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    train.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
+    train.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
+    train.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET)
+    train.add_argument("--no-augment", action="store_true", help="train without augmentation")
+
+    evaluate = commands.add_parser("evaluate", help="metrics on the validation split")
+    _add_data_args(evaluate)
+    evaluate.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
+    evaluate.add_argument("--json", type=Path, default=None, help="write the metrics as JSON here")
+    evaluate.add_argument("--batch-size", type=int, default=32)
+
+    predict = commands.add_parser("predict", help="segment images or folders of images")
+    predict.add_argument("paths", nargs="+", type=Path, help="image files or folders")
+    predict.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
+    predict.add_argument("--out", type=Path, required=True, help="output folder")
+    predict.add_argument("--cleanup", action="store_true", help="keep only the largest connected pet region")
+
+    download = commands.add_parser("download", help="fetch the official Oxford-IIIT Pet archives")
+    download.add_argument("--dest", type=Path, default=DEFAULT_DATA_DIR)
+    download.add_argument("--base-url", default=None, help="mirror to download from")
+    return parser
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from core.train import train
+
+    config = TrainConfig(
+        data_dir=args.data_dir,
+        out_dir=args.out,
+        preset=args.preset,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        val_size=args.val_size,
+        limit=args.limit,
+        augment=not args.no_augment,
+    )
+    path = train(config)
+    print(f"best model: {path}")
+    return 0
+
+
+COMMANDS = {"train": run_train}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from core.data import DatasetError
+    from core.imaging import ImageError
+    from core.train import ConfigMismatch
+
+    try:
+        return COMMANDS[args.command](args)
+    except (CommandError, DatasetError, ImageError, ConfigMismatch) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to resume", file=sys.stderr)
+        return 130

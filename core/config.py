@@ -1,0 +1,111 @@
+"""Typed configuration: model architecture and training settings, plus named presets.
+
+Presets are plain dicts of `ModelConfig` fields so they can be listed, compared and
+serialised without code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+NUM_CLASSES = 3
+CLASS_NAMES = ("pet", "background", "border")
+"""Class index i is trimap value i + 1 (1 pet, 2 background, 3 border)."""
+
+DEFAULT_DATA_DIR = Path("data/oxford-iiit-pet")
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+DEFAULT_MODEL_PATH = MODELS_DIR / "petseg.keras"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of the U-Net."""
+
+    input_size: int = 128
+    base_filters: int = 16
+    depth: int = 4
+    """Number of down-sampling steps; the input size must be divisible by 2**depth."""
+    max_filters: int = 1024
+    """Cap on the width of the deepest levels (keeps small models small)."""
+    batch_norm: bool = True
+    dropout: float = 0.0
+    upsampling: Literal["transpose", "bilinear"] = "bilinear"
+    conv: Literal["standard", "separable"] = "standard"
+    residual: bool = False
+    num_classes: int = NUM_CLASSES
+
+    def __post_init__(self) -> None:
+        step = 2**self.depth
+        if self.input_size % step:
+            fixed = (self.input_size // step + 1) * step
+            raise ValueError(
+                f"input_size {self.input_size} is not divisible by 2**depth = {step}; "
+                f"use {fixed} or a smaller depth"
+            )
+        if self.upsampling not in ("transpose", "bilinear"):
+            raise ValueError(f"upsampling must be 'transpose' or 'bilinear', got {self.upsampling!r}")
+        if self.conv not in ("standard", "separable"):
+            raise ValueError(f"conv must be 'standard' or 'separable', got {self.conv!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    def filters_at(self, level: int) -> int:
+        return min(self.base_filters * 2**level, self.max_filters)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The reference report's U-Net: 64 base filters, 4 levels, two 3x3 ReLU convs per level,
+    # dropout 0.3, 3x3 stride-2 transposed convolutions, softmax; 34.5M parameters.
+    "reference": dict(base_filters=64, depth=4, batch_norm=False, dropout=0.3, upsampling="transpose"),
+    # The shipped model: 5 levels (4x4 bottleneck for a whole-pet receptive field), residual
+    # blocks with batch norm, depthwise-separable convolutions after the stem, bilinear upsampling.
+    "small": dict(base_filters=16, depth=5, max_filters=256, conv="separable", residual=True),
+    # Narrower still, for quick experiments.
+    "fast": dict(base_filters=8, depth=4, max_filters=64, batch_norm=True),
+    # A few thousand parameters: unit tests only.
+    "tiny": dict(input_size=32, base_filters=4, depth=2, batch_norm=True),
+}
+DEFAULT_PRESET = "small"
+
+
+def model_config(preset: str = DEFAULT_PRESET, **overrides: Any) -> ModelConfig:
+    """The `ModelConfig` of a named preset, with optional field overrides."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    return ModelConfig(**{**PRESETS[preset], **overrides})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs besides the model architecture."""
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    out_dir: Path = Path("runs/petseg")
+    preset: str = DEFAULT_PRESET
+    epochs: int = 30
+    batch_size: int = 16
+    learning_rate: float = 2e-3
+    warmup_epochs: int = 1
+    weight_decay: float = 1e-4
+    early_stopping_patience: int = 12
+    val_size: int = 1000
+    limit: int | None = None
+    seed: int = 1337
+    augment: bool = True
+    focal_gamma: float = 2.0
+    model_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def model(self) -> ModelConfig:
+        return model_config(self.preset, **self.model_overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["data_dir"] = str(self.data_dir)
+        out["out_dir"] = str(self.out_dir)
+        return out

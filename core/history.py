@@ -1,0 +1,50 @@
+"""Reading and writing `history.csv`: one row per finished epoch, first column `epoch` (1-based)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+from core.files import write_text
+
+
+def read_history(path: Path) -> list[dict[str, float]]:
+    """Rows of a history file as floats; a partly written last line (a file being written) is ignored."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = []
+    lines = path.read_text().splitlines()
+    for row in csv.DictReader(lines):
+        try:
+            rows.append({key: float(value) for key, value in row.items() if key is not None and value != ""})
+        except (TypeError, ValueError):
+            continue
+    return [row for row in rows if "epoch" in row]
+
+
+def write_history(path: Path, rows: list[dict[str, float]]) -> None:
+    columns = ["epoch"]
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: _format(row.get(key)) for key in columns})
+    write_text(path, buffer.getvalue())
+
+
+def _format(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if float(value).is_integer() and abs(value) < 1e9:
+        return str(int(value))
+    return f"{value:.6g}"
+
+
+def best_epoch(rows: list[dict[str, float]], monitor: str = "val_loss") -> dict[str, float] | None:
+    scored = [row for row in rows if monitor in row]
+    return min(scored, key=lambda row: row[monitor]) if scored else None

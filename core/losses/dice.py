@@ -1,0 +1,35 @@
+"""Soft Dice loss, pooled over pixels and one-hot classes as in the reference report."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+from core.losses._labels import one_hot_labels, serialisable
+
+SMOOTH = 1.0
+
+
+def soft_dice(y_true, y_pred, smooth: float = SMOOTH):
+    """(2 * sum(y * p) + smooth) / (sum(y) + sum(p) + smooth) over the whole batch."""
+    one_hot = one_hot_labels(y_true, y_pred.shape[-1], y_pred.dtype)
+    intersection = ops.sum(one_hot * y_pred)
+    total = ops.sum(one_hot) + ops.sum(y_pred)
+    return (2.0 * intersection + smooth) / (total + smooth)
+
+
+def dice_loss(y_true, y_pred, smooth: float = SMOOTH):
+    return 1.0 - soft_dice(y_true, y_pred, smooth)
+
+
+@serialisable
+class DiceLoss(keras.losses.Loss):
+    def __init__(self, smooth: float = SMOOTH, name: str = "dice_loss", **kwargs) -> None:
+        super().__init__(name=name, **kwargs)
+        self.smooth = smooth
+
+    def call(self, y_true, y_pred):
+        return dice_loss(y_true, y_pred, self.smooth)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "smooth": self.smooth}

@@ -1,0 +1,156 @@
+"""Training: wires data, model, loss, metrics and the callbacks that make a run resumable.
+
+A run folder holds `model.keras` (best by validation loss, written atomically), `history.csv`
+(one row per finished epoch), `run.json` (config, data summary, timing) and `backup/` (Keras
+`BackupAndRestore` state). Running the same command again resumes after the last finished epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+import keras
+
+from core import data
+from core.config import TrainConfig
+from core.files import atomic_path, write_json
+from core.history import best_epoch, read_history, write_history
+from core.losses import FocalDiceLoss
+from core.metrics import training_metrics
+from core.model import build_unet
+
+
+class ConfigMismatch(RuntimeError):
+    """An existing run folder was started with other settings."""
+
+
+class HistoryWriter(keras.callbacks.Callback):
+    """Rewrites `history.csv` atomically after every epoch; on resume drops rows of epochs that
+    will run again, so each epoch appears exactly once. Must come before `BackupAndRestore`."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.rows: list[dict[str, float]] | None = None
+        self._started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        if self.rows is None:
+            self.rows = [row for row in read_history(self.path) if row["epoch"] <= epoch]
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        row = {"epoch": epoch + 1, **{key: float(value) for key, value in (logs or {}).items()}}
+        row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        row["epoch_seconds"] = time.perf_counter() - self._started
+        self.rows = [*(self.rows or []), row]
+        write_history(self.path, self.rows)
+
+
+class BestModelSaver(keras.callbacks.Callback):
+    """Saves the model whenever validation loss improves, via a temporary file and a rename."""
+
+    def __init__(self, path: Path, history_path: Path, monitor: str = "val_loss") -> None:
+        super().__init__()
+        self.path, self.monitor = path, monitor
+        best = best_epoch(read_history(history_path), monitor)
+        self.best = best[monitor] if best and path.exists() else math.inf
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is not None and value < self.best:
+            self.best = float(value)
+            with atomic_path(self.path, suffix=".keras") as temporary:
+                self.model.save(temporary)
+
+
+def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int) -> None:
+    total = max(1, config.epochs * steps_per_epoch)
+    warmup = min(config.warmup_epochs * steps_per_epoch, total // 2)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate * 0.1,
+        decay_steps=max(1, total - warmup),
+        alpha=0.01,
+        warmup_target=config.learning_rate,
+        warmup_steps=warmup,
+    )
+    optimizer = keras.optimizers.Adam(schedule, weight_decay=config.weight_decay or None)
+    model.compile(optimizer=optimizer, loss=FocalDiceLoss(gamma=config.focal_gamma), metrics=training_metrics())
+
+
+def _check_resumable(run_file: Path, config: TrainConfig) -> None:
+    import json
+
+    if not run_file.exists():
+        return
+    previous = json.loads(run_file.read_text()).get("config", {})
+    keys = ("preset", "batch_size", "learning_rate", "val_size", "limit", "seed", "model_overrides")
+    changed = [key for key in keys if key in previous and previous[key] != config.to_dict()[key]]
+    if changed:
+        details = ", ".join(f"{key}: {previous[key]!r} -> {config.to_dict()[key]!r}" for key in changed)
+        raise ConfigMismatch(
+            f"{config.out_dir} holds a run started with other settings ({details}); "
+            "use the same options to resume, or a new --out to start a new run"
+        )
+
+
+def train(config: TrainConfig, verbose: int | None = None) -> Path:
+    """Train (or resume) a run; returns the path of the best model."""
+    out = Path(config.out_dir)
+    run_file, history_path, model_path = out / "run.json", out / "history.csv", out / "model.keras"
+    _check_resumable(run_file, config)
+    model_config = config.model()
+    split = data.load_split(config.data_dir, model_config.input_size, config.val_size, config.seed, config.limit)
+    print(
+        f"data: {len(split.train)} training, {len(split.val)} validation pairs from {config.data_dir}; "
+        f"{split.report.summary()}",
+        flush=True,
+    )
+    train_set = data.make_dataset(split.train, config.batch_size, training=True, augment=config.augment, seed=config.seed)
+    val_set = data.make_dataset(split.val, config.batch_size, training=False)
+    steps = math.ceil(len(split.train) / config.batch_size)
+
+    model = build_unet(model_config, name=f"petseg_{config.preset}")
+    compile_model(model, config, steps)
+    record = {
+        "config": config.to_dict(),
+        "model": {**model_config.to_dict(), "parameters": model.count_params()},
+        "data": split.summary(),
+        "seed": config.seed,
+        "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "keras": keras.__version__},
+        "status": "running",
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(run_file, record)
+
+    callbacks = [
+        HistoryWriter(history_path),
+        BestModelSaver(model_path, history_path),
+        keras.callbacks.BackupAndRestore(str(out / "backup"), double_checkpoint=True, delete_checkpoint=False),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping_patience),
+    ]
+    started = time.perf_counter()
+    model.fit(
+        train_set,
+        validation_data=val_set,
+        epochs=config.epochs,
+        shuffle=False,  # the tf.data pipeline shuffles
+        callbacks=callbacks,
+        verbose=verbose if verbose is not None else (1 if sys.stdout.isatty() else 2),
+    )
+    rows = read_history(history_path)
+    best = best_epoch(rows)
+    record.update(
+        status="finished",
+        epochs_run=len(rows),
+        best_epoch=int(best["epoch"]) if best else None,
+        best_val_loss=best["val_loss"] if best else None,
+        wall_time_seconds=round(sum(row.get("epoch_seconds", 0.0) for row in rows), 1),
+        last_session_seconds=round(time.perf_counter() - started, 1),
+    )
+    write_json(run_file, record)
+    return model_path

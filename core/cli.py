@@ -75,18 +75,77 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": run_train}
+def run_evaluate(args: argparse.Namespace) -> int:
+    from core.evaluate import evaluate, format_table, write_report
+
+    result = evaluate(args.model, args.data_dir, args.val_size, limit=args.limit, batch_size=args.batch_size)
+    print(f"validation split of {args.data_dir} at {result['input_size']}x{result['input_size']}, model {args.model}")
+    print(format_table(result))
+    if args.json:
+        write_report(args.json, result)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def image_files(paths: list[Path]) -> list[Path]:
+    """Files named on the command line, plus the image files inside named folders (sorted)."""
+    from core.data import IMAGE_SUFFIXES
+
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(
+                child for child in path.rglob("*")
+                if child.is_file() and not child.name.startswith(".") and child.suffix.lower() in IMAGE_SUFFIXES
+            )
+        else:
+            files.append(path)
+    return files
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from core.files import write_bytes
+    from core.imaging import ImageError, png_bytes
+    from core.predict import Segmenter
+
+    segmenter = Segmenter(args.model)
+    args.out.mkdir(parents=True, exist_ok=True)
+    failures = 0
+    for path, result in segmenter.segment_many(image_files(args.paths), cleanup=args.cleanup):
+        if isinstance(result, ImageError):
+            failures += 1
+            print(f"error: {result}", file=sys.stderr)
+            continue
+        write_bytes(args.out / f"{path.stem}_mask.png", result.mask_png())
+        write_bytes(args.out / f"{path.stem}_overlay.png", png_bytes(result.overlay()))
+        print(f"{path}: {result.photo.size[0]}x{result.photo.size[1]}, pet {result.pet_fraction:.1%}")
+    if failures:
+        print(f"{failures} file(s) could not be segmented", file=sys.stderr)
+    return EXIT_ERROR if failures else 0
+
+
+def run_download(args: argparse.Namespace) -> int:
+    from core.download import BASE_URL, download
+
+    download(args.dest, args.base_url or BASE_URL)
+    print(f"dataset ready in {args.dest}")
+    return 0
+
+
+COMMANDS = {"train": run_train, "evaluate": run_evaluate, "predict": run_predict, "download": run_download}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from core.data import DatasetError
+    from core.download import DownloadError
     from core.imaging import ImageError
+    from core.predict import ModelFileError
     from core.train import ConfigMismatch
 
     try:
         return COMMANDS[args.command](args)
-    except (CommandError, DatasetError, ImageError, ConfigMismatch) as error:
+    except (CommandError, DatasetError, DownloadError, ImageError, ModelFileError, ConfigMismatch) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -1,0 +1,33 @@
+# Two commands do all the set-up on a fresh machine:
+#   make dashboard   installs what is needed and serves the dashboard on the shipped model
+#   make test        installs what is needed (Python packages, Debian's chromium) and runs the tests
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8501
+
+.PHONY: dashboard test install install-dev browser
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+# Debian's Chromium for the browser tests (Playwright never downloads a browser here).
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: run 'sudo apt-get install -y chromium' (browser tests will be skipped)"; fi; }
+
+dashboard: install
+	$(VENV)/bin/streamlit run dashboard/app.py --server.port $(PORT)
+
+test: install-dev browser
+	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,92 @@
+"""Evaluation on the validation split (reference protocol) at the model's input size."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core import data
+from core.config import DEFAULT_MODEL_PATH
+from core.files import write_json
+from core.losses import focal_dice_loss
+from core.metrics import METRIC_KEYS, image_scores, training_metrics
+from core.predict import Segmenter
+
+
+def evaluate_arrays(segmenter: Segmenter, arrays: data.ArraySet, batch_size: int = 32) -> dict[str, float]:
+    """Metrics pooled over all pixels of `arrays` (as in training logs), plus the mean loss."""
+    metrics = training_metrics()
+    loss_sum = 0.0
+    for start in range(0, len(arrays), batch_size):
+        images = arrays.images[start : start + batch_size]
+        masks = arrays.masks[start : start + batch_size]
+        probabilities = segmenter.predict_arrays(images)
+        for metric in metrics:
+            metric.update_state(masks, probabilities)
+        loss_sum += float(focal_dice_loss(masks, probabilities)) * len(images)
+    result = {metric.name: float(metric.result()) for metric in metrics}
+    return {"loss": loss_sum / max(1, len(arrays)), **{key: result[key] for key in METRIC_KEYS}}
+
+
+def evaluate(
+    model_path: Path = DEFAULT_MODEL_PATH,
+    data_dir: Path = Path("data/oxford-iiit-pet"),
+    val_size: int = 1000,
+    seed: int = 1337,
+    limit: int | None = None,
+    batch_size: int = 32,
+) -> dict:
+    segmenter = Segmenter(model_path)
+    split = data.load_split(data_dir, segmenter.input_size, val_size, seed, limit, need_train=False)
+    return {
+        **evaluate_arrays(segmenter, split.val, batch_size),
+        "images": len(split.val),
+        "input_size": segmenter.input_size,
+        "model": str(model_path),
+        "skipped": split.report.to_dict(),
+    }
+
+
+def format_table(result: dict) -> str:
+    rows = [("images", str(result["images"]))] + [(key, f"{result[key]:.4f}") for key in ("loss", *METRIC_KEYS)]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value:>8}" for name, value in rows)
+
+
+def write_report(path: Path, result: dict) -> None:
+    write_json(path, result)
+
+
+@dataclass
+class ImageResult:
+    """One validation image with its ground truth, prediction and scores (model resolution)."""
+
+    pair: data.Pair
+    image: np.ndarray
+    truth: np.ndarray
+    """Class indices 0 pet, 1 background, 2 border."""
+    probabilities: np.ndarray
+    scores: dict[str, float]
+
+    @property
+    def prediction(self) -> np.ndarray:
+        return np.argmax(self.probabilities, axis=-1).astype(np.uint8)
+
+
+def score_images(segmenter: Segmenter, arrays: data.ArraySet, batch_size: int = 32) -> list[ImageResult]:
+    """Per-image predictions and scores, predicted in batches."""
+    results = []
+    for start in range(0, len(arrays), batch_size):
+        images = arrays.images[start : start + batch_size]
+        probabilities = segmenter.predict_arrays(images)
+        for offset, probs in enumerate(probabilities):
+            index = start + offset
+            results.append(
+                ImageResult(
+                    arrays.pairs[index], arrays.images[index], arrays.masks[index], probs,
+                    image_scores(arrays.masks[index], probs),
+                )
+            )
+    return results

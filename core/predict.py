@@ -1,0 +1,189 @@
+"""Prediction: `Segmenter` loads a model once and turns any photo into a trimap.
+
+The photo is decoded safely (`core.imaging.Photo`), stretched to the model's input size exactly
+as the training data was, segmented, and the class probabilities are resized back to the size
+the photo is displayed at before the argmax, so the mask lines up with what a person sees.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import zipfile
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+from PIL import Image
+
+from core import imaging
+from core.config import DEFAULT_MODEL_PATH, NUM_CLASSES
+from core.imaging import ImageError, ImageSource, Photo
+
+BACKGROUND_VALUE = 2
+
+
+class ModelFileError(RuntimeError):
+    """A model file that is missing, unreadable or not a PetSeg model; the message says the fix."""
+
+
+HOW_TO_GET_A_MODEL = (
+    "restore the shipped model with `git checkout -- models/petseg.keras`, "
+    "or train one with `python -m core train --out RUN` and pass --model RUN/model.keras"
+)
+
+
+def load_model(path: Path | str = DEFAULT_MODEL_PATH):
+    """Load and check a PetSeg Keras model: (S, S, 3) image in, (S, S, 3) class probabilities out."""
+    import keras
+
+    import core.losses  # noqa: F401  (registers the custom loss and metric classes)
+    import core.metrics  # noqa: F401
+
+    path = Path(path)
+    if not path.exists():
+        raise ModelFileError(f"model file {path} not found; {HOW_TO_GET_A_MODEL}")
+    if path.is_dir() or not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path} is not a Keras model file (.keras zip archive); {HOW_TO_GET_A_MODEL}")
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many types for damaged archives
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ModelFileError(f"{path} is damaged or not a PetSeg model ({first_line[:200]}); {HOW_TO_GET_A_MODEL}") from None
+    input_shape, output_shape = tuple(model.input_shape), tuple(model.output_shape)
+    if len(input_shape) != 4 or input_shape[-1] != 3 or input_shape[1] is None or input_shape[1] != input_shape[2]:
+        raise ModelFileError(f"{path}: expected a square RGB input (None, S, S, 3), got {input_shape}; {HOW_TO_GET_A_MODEL}")
+    if output_shape != (None, input_shape[1], input_shape[2], NUM_CLASSES):
+        raise ModelFileError(
+            f"{path}: expected output (None, {input_shape[1]}, {input_shape[2]}, {NUM_CLASSES}) "
+            f"(pet, background, border), got {output_shape}; {HOW_TO_GET_A_MODEL}"
+        )
+    return model
+
+
+def probabilities_to_trimap(probabilities: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize (s, s, C) probabilities to `size` = (width, height) bilinearly, then argmax to values 1..C."""
+    import tensorflow as tf
+
+    width, height = size
+    resized = tf.image.resize(probabilities[None], (height, width), method="bilinear")[0]
+    return (tf.argmax(resized, axis=-1, output_type=tf.int32) + 1).numpy().astype(np.uint8)
+
+
+def keep_largest_pet(trimap: np.ndarray) -> np.ndarray:
+    """Keep only the largest connected pet region (pet and border together); the rest becomes background."""
+    from scipy import ndimage
+
+    labels, count = ndimage.label(trimap != BACKGROUND_VALUE)
+    if count <= 1:
+        return trimap
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    cleaned = trimap.copy()
+    cleaned[(labels != 0) & (labels != int(np.argmax(sizes)))] = BACKGROUND_VALUE
+    return cleaned
+
+
+@dataclass
+class Segmentation:
+    """The result for one photo."""
+
+    photo: Photo
+    trimap: np.ndarray
+    """(H, W) uint8 at the displayed size: 1 pet, 2 background, 3 border."""
+    probabilities: np.ndarray
+    """(S, S, 3) float32 class probabilities at the model's input size."""
+    seconds: float
+
+    @property
+    def pet_fraction(self) -> float:
+        """Share of the photo that is pet (pet plus border)."""
+        return float(np.mean(self.trimap != BACKGROUND_VALUE))
+
+    def mask_image(self) -> Image.Image:
+        return imaging.colourise(self.trimap)
+
+    def overlay(self, alpha: float = 0.5) -> Image.Image:
+        return imaging.overlay(self.photo.rgb, self.trimap, alpha)
+
+    def cutout(self) -> Image.Image:
+        return imaging.cutout(self.photo.rgb, self.trimap)
+
+    def mask_png(self) -> bytes:
+        return imaging.trimap_png(self.trimap)
+
+
+class Segmenter:
+    """A loaded model and everything needed to segment photos with it.
+
+    Safe to share between threads: inference runs through one compiled function under a lock.
+    """
+
+    def __init__(self, model_path: Path | str = DEFAULT_MODEL_PATH, model=None) -> None:
+        self.model_path = Path(model_path)
+        self.model = model if model is not None else load_model(self.model_path)
+        self.input_size = int(self.model.input_shape[1])
+        self._lock = threading.Lock()
+
+    @cached_property
+    def _infer(self):
+        import tensorflow as tf
+
+        spec = tf.TensorSpec((None, self.input_size, self.input_size, 3), tf.float32)
+        return tf.function(lambda batch: self.model(batch, training=False), input_signature=[spec])
+
+    def predict_arrays(self, images: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, S, S, 3) for uint8 or float images (N, S, S, 3) in 0..255."""
+        with self._lock:
+            return self._infer(np.asarray(images, dtype=np.float32)).numpy()
+
+    def model_input(self, photo: Photo) -> np.ndarray:
+        return imaging.resize_for_model(photo.rgb_at_least(self.input_size), self.input_size)
+
+    def _finish(self, photo: Photo, probabilities: np.ndarray, cleanup: bool, started: float) -> Segmentation:
+        trimap = probabilities_to_trimap(probabilities, photo.size)
+        if cleanup:
+            trimap = keep_largest_pet(trimap)
+        return Segmentation(photo, trimap, probabilities, time.perf_counter() - started)
+
+    def segment(self, source: ImageSource | Image.Image | Photo, cleanup: bool = False) -> Segmentation:
+        """Segment one photo: a path, bytes, a file object, a Pillow image or a `Photo`."""
+        started = time.perf_counter()
+        photo = as_photo(source)
+        probabilities = self.predict_arrays(self.model_input(photo)[None])[0]
+        return self._finish(photo, probabilities, cleanup, started)
+
+    def segment_many(
+        self, sources: Iterable[ImageSource], batch_size: int = 16, cleanup: bool = False
+    ) -> Iterator[tuple[ImageSource, Segmentation | ImageError]]:
+        """Segment photos in batches; yields (source, result or the error for that file), in input order."""
+        pending: list[tuple[ImageSource, Photo | ImageError, np.ndarray | None]] = []
+
+        def flush() -> Iterator[tuple[ImageSource, Segmentation | ImageError]]:
+            started = time.perf_counter()
+            inputs = [item[2] for item in pending if item[2] is not None]
+            probabilities = iter(self.predict_arrays(np.stack(inputs)) if inputs else [])
+            for source, photo, array in pending:
+                yield source, photo if array is None else self._finish(photo, next(probabilities), cleanup, started)
+            pending.clear()
+
+        for source in sources:
+            try:
+                photo = as_photo(source)
+                pending.append((source, photo, self.model_input(photo)))
+            except ImageError as error:
+                pending.append((source, error, None))
+            if len(pending) >= batch_size:
+                yield from flush()
+        if pending:
+            yield from flush()
+
+
+def as_photo(source: ImageSource | Image.Image | Photo) -> Photo:
+    if isinstance(source, Photo):
+        return source
+    if isinstance(source, Image.Image):
+        return Photo.from_pil(source)
+    return Photo.open(source)

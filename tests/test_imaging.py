@@ -1,0 +1,122 @@
+import io
+import zlib
+import struct
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.imaging import ImageError, Photo, colourise, cutout, overlay, resize_mask, trimap_png
+from tests.helpers import jpeg_bytes, png_bytes
+
+
+def gradient(width=40, height=30) -> Image.Image:
+    x = np.linspace(0, 255, width, dtype=np.uint8)
+    return Image.fromarray(np.stack([np.tile(x, (height, 1))] * 3, axis=-1))
+
+
+def test_png_named_jpg_is_decoded_by_content(tmp_path):
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(png_bytes(gradient()))
+    photo = Photo.open(path)
+    assert photo.format == "PNG" and photo.size == (40, 30) and photo.rgb.mode == "RGB"
+
+
+@pytest.mark.parametrize("mode", ["L", "RGBA", "P", "CMYK", "LA", "I;16", "1"])
+def test_every_mode_becomes_rgb(mode):
+    image = gradient().convert("RGBA" if mode in ("RGBA", "LA") else "RGB")
+    if mode == "I;16":
+        image = Image.fromarray((np.asarray(gradient().convert("L"), np.uint16) * 257))
+    else:
+        image = image.convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format="TIFF" if mode == "CMYK" else "PNG")
+    rgb = Photo.open(buffer.getvalue()).rgb
+    assert rgb.mode == "RGB" and rgb.size == (40, 30)
+    if mode == "I;16":  # 16-bit must be rescaled, not clipped to white
+        assert np.asarray(rgb)[0, 0, 0] < 10 and np.asarray(rgb)[0, -1, 0] > 245
+
+
+def test_exif_orientation_gives_displayed_size():
+    image = gradient(60, 20)
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise when displayed
+    data = jpeg_bytes(image, exif=exif.tobytes())
+    photo = Photo.open(data)
+    assert photo.size == (20, 60)
+    assert photo.rgb.size == (20, 60)
+    assert photo.rgb_at_least(8).size[1] > photo.rgb_at_least(8).size[0]
+
+
+def test_jpeg_draft_decodes_smaller_but_not_below_request():
+    data = jpeg_bytes(gradient(1600, 1200))
+    reduced = Photo.open(data).rgb_at_least(128)
+    assert 128 <= min(reduced.size) < 1200
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (b"", "empty"),
+        (b"hello, this is text", "not an image"),
+        (b"<html><body>hi</body></html>", "not an image"),
+        (b"PK\x03\x04" + b"\x00" * 100, "not an image"),
+    ],
+)
+def test_non_images_are_refused_clearly(payload, message):
+    with pytest.raises(ImageError, match=message):
+        Photo.open(payload)
+
+
+def test_truncated_jpeg_is_refused():
+    data = jpeg_bytes(gradient(400, 300))
+    with pytest.raises(ImageError, match="corrupt or truncated"):
+        Photo.open(data[: len(data) // 2]).rgb
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A valid PNG header declaring a huge image, with a tiny compressed body."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b"")
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    data = bomb_png(60000, 60000)
+    assert len(data) < 4096
+    with pytest.raises(ImageError, match="megapixels"):
+        Photo.open(data)
+
+
+def test_missing_path_and_folder(tmp_path):
+    with pytest.raises(ImageError, match="no such file"):
+        Photo.open(tmp_path / "nope.jpg")
+    with pytest.raises(ImageError, match="folder"):
+        Photo.open(tmp_path)
+
+
+def test_animated_gif_uses_first_frame():
+    frames = [Image.new("RGB", (10, 10), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    rgb = np.asarray(Photo.open(buffer.getvalue()).rgb)
+    assert rgb[5, 5, 0] > 200 and rgb[5, 5, 2] < 50
+
+
+def test_colourise_overlay_cutout_and_png():
+    trimap = np.array([[1, 2], [3, 2]], np.uint8)
+    photo = Image.new("RGB", (2, 2), (0, 0, 0))
+    colours = np.asarray(colourise(trimap))
+    assert colours.shape == (2, 2, 3) and not np.array_equal(colours[0, 0], colours[0, 1])
+    blended = np.asarray(overlay(photo, trimap, alpha=1.0))
+    assert np.array_equal(blended[0, 0], colours[0, 0]) and np.array_equal(blended[0, 1], [0, 0, 0])
+    assert np.asarray(cutout(photo, trimap))[..., 3].tolist() == [[255, 0], [255, 0]]
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(trimap_png(trimap)))), trimap)
+    with pytest.raises(ValueError, match="does not match"):
+        overlay(Image.new("RGB", (3, 2)), trimap)
+
+
+def test_resize_mask_never_interpolates():
+    mask = np.array([[1, 3], [2, 1]], np.uint8)
+    assert set(np.unique(resize_mask(mask, 7))) <= {1, 2, 3}

@@ -1,0 +1,112 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.cli import main
+from core.imaging import ImageError
+from core.predict import ModelFileError, Segmenter, keep_largest_pet, load_model, probabilities_to_trimap
+from tests.helpers import assert_trimap, jpeg_bytes, synthetic_pet
+
+
+@pytest.fixture(scope="module")
+def segmenter(tiny_model_path):
+    return Segmenter(tiny_model_path)
+
+
+def test_segment_returns_mask_at_displayed_size_for_any_mode(segmenter):
+    for image in (Image.new("L", (70, 30), 90), Image.new("RGBA", (33, 65)), Image.new("P", (16, 16))):
+        result = segmenter.segment(image)
+        assert_trimap(result.trimap, image.size)
+        assert result.probabilities.shape == (32, 32, 3)
+        assert result.overlay().size == image.size and result.cutout().mode == "RGBA"
+        assert 0.0 <= result.pet_fraction <= 1.0 and result.seconds > 0
+
+
+def test_exif_rotated_photo_gets_mask_in_displayed_orientation(segmenter):
+    photo, _ = synthetic_pet(90, 30, seed=1)
+    exif = photo.getexif()
+    exif[0x0112] = 8
+    result = segmenter.segment(jpeg_bytes(photo, exif=exif.tobytes()))
+    assert_trimap(result.trimap, (30, 90))
+
+
+def test_probabilities_are_resized_before_argmax():
+    probs = np.zeros((2, 2, 3), np.float32)
+    probs[..., 1] = 1.0
+    probs[0, 0] = [1.0, 0.0, 0.0]
+    trimap = probabilities_to_trimap(probs, (8, 6))
+    assert trimap.shape == (6, 8) and trimap[0, 0] == 1 and trimap[-1, -1] == 2
+    # Bilinear blending gives a pet region that is neither one quarter nor a nearest-neighbour block.
+    assert 0 < (trimap == 1).sum() < 12
+
+
+def test_keep_largest_pet_removes_small_islands():
+    trimap = np.full((10, 10), 2, np.uint8)
+    trimap[1:6, 1:6] = 1
+    trimap[8, 8] = 1
+    trimap[8, 9] = 3
+    cleaned = keep_largest_pet(trimap)
+    assert (cleaned[1:6, 1:6] == 1).all() and cleaned[8, 8] == 2 and cleaned[8, 9] == 2
+
+
+def test_batch_and_single_predictions_agree(segmenter):
+    photos = [synthetic_pet(40 + 7 * i, 50, seed=i)[0] for i in range(5)]
+    batched = [result for _, result in segmenter.segment_many(photos, batch_size=2)]
+    for photo, result in zip(photos, batched):
+        np.testing.assert_allclose(result.probabilities, segmenter.segment(photo).probabilities, atol=1e-5)
+
+
+def test_segment_many_reports_bad_items_and_keeps_going(segmenter):
+    good = synthetic_pet(40, 40, seed=0)[0]
+    results = list(segmenter.segment_many([jpeg_bytes(good), b"garbage", good]))
+    assert isinstance(results[1][1], ImageError)
+    assert_trimap(results[0][1].trimap, (40, 40))
+    assert_trimap(results[2][1].trimap, (40, 40))
+
+
+def test_model_file_problems_are_named(tmp_path, tiny_model_path):
+    with pytest.raises(ModelFileError, match="not found.*python -m core train"):
+        load_model(tmp_path / "none.keras")
+    (tmp_path / "text.keras").write_text("hello")
+    with pytest.raises(ModelFileError, match="not a Keras model file"):
+        load_model(tmp_path / "text.keras")
+    data = tiny_model_path.read_bytes()
+    (tmp_path / "truncated.keras").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError):
+        load_model(tmp_path / "truncated.keras")
+
+
+def test_model_with_wrong_shapes_is_refused(tmp_path):
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    wrong = keras.Model(inputs, keras.layers.Conv2D(2, 1, activation="softmax")(inputs))
+    wrong.save(tmp_path / "two_classes.keras")
+    with pytest.raises(ModelFileError, match="expected output"):
+        load_model(tmp_path / "two_classes.keras")
+
+
+def test_cli_predict_files_and_folders_with_a_bad_file(tmp_path, tiny_model_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for index in range(3):
+        synthetic_pet(50 + index, 40, seed=index)[0].save(folder / f"pet{index}.jpg")
+    (folder / "broken.jpg").write_text("not an image")
+    single = tmp_path / "single.png"
+    synthetic_pet(21, 37, seed=9)[0].save(single)
+    out = tmp_path / "out"
+    status = main(["predict", str(folder), str(single), str(tmp_path / "missing.jpg"), "--model", str(tiny_model_path), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert "broken.jpg: not an image" in captured.err and "missing.jpg: no such file" in captured.err
+    assert "Traceback" not in captured.err
+    for stem, size in [("pet0", (50, 40)), ("pet2", (52, 40)), ("single", (21, 37))]:
+        mask = np.asarray(Image.open(out / f"{stem}_mask.png"))
+        assert_trimap(mask, size)
+        assert Image.open(out / f"{stem}_overlay.png").size == size
+
+
+def test_cli_missing_model_is_one_clear_line(tmp_path, capsys):
+    assert main(["predict", str(tmp_path), "--model", str(tmp_path / "no.keras"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no.keras not found" in err and "git checkout" in err

@@ -1,0 +1,65 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from core.history import read_history
+from core.predict import load_model
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_run_folder_has_model_history_and_run_record(trained_tiny_run):
+    rows = read_history(trained_tiny_run / "history.csv")
+    assert [row["epoch"] for row in rows] == [1, 2, 3]
+    header = (trained_tiny_run / "history.csv").read_text().splitlines()[0].split(",")
+    assert header[0] == "epoch" and {"loss", "val_loss", "dice", "val_dice", "val_mean_iou", "learning_rate"} <= set(header)
+    record = json.loads((trained_tiny_run / "run.json").read_text())
+    assert record["status"] == "finished" and record["config"]["preset"] == "tiny"
+    assert record["data"]["train_pairs"] + record["data"]["val_pairs"] == 12 and record["seed"] == 1337
+    assert record["wall_time_seconds"] > 0
+    assert load_model(trained_tiny_run / "model.keras").input_shape == (None, 32, 32, 3)
+
+
+def test_running_again_with_more_epochs_continues(tmp_path, tiny_dataset):
+    args = ["train", "--data-dir", str(tiny_dataset), "--out", str(tmp_path), "--preset", "tiny", "--batch-size", "4"]
+    assert main([*args, "--epochs", "1"]) == 0
+    assert main([*args, "--epochs", "3"]) == 0
+    assert [row["epoch"] for row in read_history(tmp_path / "history.csv")] == [1, 2, 3]
+
+
+def test_changed_settings_are_refused_not_mixed(tmp_path, tiny_dataset, capsys):
+    args = ["train", "--data-dir", str(tiny_dataset), "--out", str(tmp_path), "--epochs", "1", "--batch-size", "4"]
+    assert main([*args, "--preset", "tiny"]) == 0
+    assert main([*args, "--preset", "fast"]) == 2
+    assert "other settings" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_sigkill_mid_epoch_then_same_command_resumes(tmp_path):
+    """A real `kill -9` during training: the rerun neither repeats nor loses an epoch."""
+    from tests.helpers import write_dataset
+
+    dataset = write_dataset(tmp_path / "pets", count=40)
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "core", "train", "--data-dir", str(dataset), "--out", str(out),
+               "--preset", "tiny", "--epochs", "6", "--batch-size", "2"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len(read_history(out / "history.csv")) < 2:
+        time.sleep(0.05)
+    time.sleep(0.3)  # into the next epoch
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done_before = len(read_history(out / "history.csv"))
+    assert 2 <= done_before < 6, "the run should have been killed mid-way"
+    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    assert [row["epoch"] for row in read_history(out / "history.csv")] == [1, 2, 3, 4, 5, 6]
+    assert load_model(out / "model.keras") is not None

@@ -11,7 +11,7 @@ from core import data
 from core.config import DEFAULT_MODEL_PATH
 from core.files import write_json
 from core.losses import focal_dice_loss
-from core.metrics import METRIC_KEYS, image_scores, training_metrics
+from core.metrics import METRIC_KEYS, batch_image_scores, scores_from_confusion, training_metrics
 from core.predict import Segmenter
 
 
@@ -67,26 +67,33 @@ class ImageResult:
     image: np.ndarray
     truth: np.ndarray
     """Class indices 0 pet, 1 background, 2 border."""
-    probabilities: np.ndarray
+    prediction: np.ndarray
+    confusion: np.ndarray
     scores: dict[str, float]
-
-    @property
-    def prediction(self) -> np.ndarray:
-        return np.argmax(self.probabilities, axis=-1).astype(np.uint8)
 
 
 def score_images(segmenter: Segmenter, arrays: data.ArraySet, batch_size: int = 32) -> list[ImageResult]:
-    """Per-image predictions and scores, predicted in batches."""
+    """Per-image predictions, confusion matrices and scores, predicted in batches."""
     results = []
     for start in range(0, len(arrays), batch_size):
         images = arrays.images[start : start + batch_size]
+        truths = arrays.masks[start : start + batch_size]
         probabilities = segmenter.predict_arrays(images)
-        for offset, probs in enumerate(probabilities):
-            index = start + offset
+        confusion, scores = batch_image_scores(truths, probabilities)
+        predictions = np.argmax(probabilities, axis=-1).astype(np.uint8)
+        for offset in range(len(images)):
             results.append(
                 ImageResult(
-                    arrays.pairs[index], arrays.images[index], arrays.masks[index], probs,
-                    image_scores(arrays.masks[index], probs),
+                    arrays.pairs[start + offset], images[offset], truths[offset], predictions[offset], confusion[offset],
+                    {key: float(scores[key][offset]) for key in METRIC_KEYS},
                 )
             )
     return results
+
+
+def pooled_scores(results: list[ImageResult]) -> dict[str, float]:
+    """Scores over all pixels of `results` together (Dice as the pixel-weighted mean, equal sizes)."""
+    confusion = np.sum([result.confusion for result in results], axis=0)
+    scores = {key: float(value) for key, value in scores_from_confusion(confusion).items()}
+    scores["dice"] = float(np.mean([result.scores["dice"] for result in results]))
+    return scores

@@ -27,22 +27,25 @@ def _ratio(numerator, denominator):
 
 
 def scores_from_confusion(confusion) -> dict:
-    """All scores from a (C, C) confusion matrix: rows are true classes, columns predictions."""
+    """All scores from confusion matrices (..., C, C): rows are true classes, columns predictions.
+
+    Leading axes are kept, so one call scores a single matrix or a batch of per-image matrices.
+    """
     confusion = ops.cast(confusion, "float64")
-    true_positive = ops.diagonal(confusion)
-    per_class = _ratio(true_positive, ops.sum(confusion, axis=0) + ops.sum(confusion, axis=1) - true_positive)
+    total = ops.sum(confusion, axis=(-2, -1))
+    true_positive = ops.diagonal(confusion, axis1=-2, axis2=-1)
+    union = ops.sum(confusion, axis=-2) + ops.sum(confusion, axis=-1) - true_positive
+    per_class = _ratio(true_positive, union)
     # Pet IoU is binary: pet and border together against background.
-    foreground = ops.sum(confusion) - ops.sum(confusion[BACKGROUND]) - ops.sum(confusion[:, BACKGROUND]) + confusion[
-        BACKGROUND, BACKGROUND
-    ]
-    pet_union = ops.sum(confusion) - confusion[BACKGROUND, BACKGROUND]
+    background_both = confusion[..., BACKGROUND, BACKGROUND]
+    foreground = total - ops.sum(confusion[..., BACKGROUND, :], axis=-1) - ops.sum(confusion[..., BACKGROUND], axis=-1)
     scores = {
-        "pixel_accuracy": _ratio(ops.sum(true_positive), ops.sum(confusion)),
-        "mean_iou": ops.mean(per_class),
-        "pet_iou": _ratio(foreground, pet_union),
+        "pixel_accuracy": _ratio(ops.sum(true_positive, axis=-1), total),
+        "mean_iou": ops.mean(per_class, axis=-1),
+        "pet_iou": _ratio(foreground + background_both, total - background_both),
     }
     for index, name in enumerate(CLASS_NAMES):
-        scores[f"iou.{name}"] = per_class[index]
+        scores[f"iou.{name}"] = per_class[..., index]
     return scores
 
 
@@ -53,11 +56,27 @@ def confusion_matrix(y_true, y_pred_classes, num_classes: int = NUM_CLASSES):
     return ops.reshape(ops.cast(counts, "float64"), (num_classes, num_classes))
 
 
+def confusion_matrices(y_true: np.ndarray, y_pred_classes: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """One confusion matrix per image: (N, H, W) class indices to (N, C, C) counts."""
+    count = len(y_true)
+    index = np.arange(count)[:, None] * num_classes**2 + (
+        y_true.reshape(count, -1).astype(np.int64) * num_classes + y_pred_classes.reshape(count, -1)
+    )
+    return np.bincount(index.ravel(), minlength=count * num_classes**2).reshape(count, num_classes, num_classes)
+
+
+def batch_image_scores(y_true: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Per-image confusion matrices and scores for (N, H, W) labels and (N, H, W, C) probabilities."""
+    confusion = confusion_matrices(y_true, np.argmax(probabilities, axis=-1))
+    scores = {key: np.asarray(value) for key, value in scores_from_confusion(confusion).items()}
+    scores["dice"] = np.asarray(soft_dice(y_true, probabilities.astype("float32"), axis=(1, 2, 3)))
+    return confusion, scores
+
+
 def image_scores(y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
     """All metrics for one image: class indices (H, W) and probabilities (H, W, C)."""
-    scores = scores_from_confusion(confusion_matrix(y_true, np.argmax(probabilities, axis=-1)))
-    scores["dice"] = soft_dice(y_true[None], probabilities[None].astype("float32"))
-    return {key: float(scores[key]) for key in METRIC_KEYS}
+    _, scores = batch_image_scores(y_true[None], probabilities[None])
+    return {key: float(scores[key][0]) for key in METRIC_KEYS}
 
 
 @serialisable

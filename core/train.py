@@ -51,6 +51,14 @@ class HistoryWriter(keras.callbacks.Callback):
         write_history(self.path, self.rows)
 
 
+def save_for_inference(model: keras.Model, path: Path) -> None:
+    """Save weights and architecture only (no optimizer state: a third of the size), atomically."""
+    copy = keras.Model.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    with atomic_path(path, suffix=".keras") as temporary:
+        copy.save(temporary)
+
+
 class BestModelSaver(keras.callbacks.Callback):
     """Saves the model whenever validation loss improves, via a temporary file and a rename."""
 
@@ -64,8 +72,7 @@ class BestModelSaver(keras.callbacks.Callback):
         value = (logs or {}).get(self.monitor)
         if value is not None and value < self.best:
             self.best = float(value)
-            with atomic_path(self.path, suffix=".keras") as temporary:
-                self.model.save(temporary)
+            save_for_inference(self.model, self.path)
 
 
 def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int) -> None:

@@ -27,3 +27,18 @@ def test_cli_evaluate_prints_table_and_writes_json(trained_tiny_run, tiny_datase
 def test_cli_evaluate_without_dataset_says_how_to_get_it(tmp_path, tiny_model_path, capsys):
     assert main(["evaluate", "--data-dir", str(tmp_path / "none"), "--model", str(tiny_model_path)]) == 2
     assert "python -m core download" in capsys.readouterr().err
+
+
+def test_per_image_scores_pool_to_the_split_metrics(trained_tiny_run, tiny_dataset):
+    from core import data
+    from core.evaluate import evaluate_arrays, pooled_scores, score_images
+    from core.predict import Segmenter
+
+    segmenter = Segmenter(trained_tiny_run / "model.keras")
+    arrays = data.load_split(tiny_dataset, 32, need_train=False).val
+    results = score_images(segmenter, arrays, batch_size=1)
+    assert [r.pair.stem for r in results] == [p.stem for p in arrays.pairs]
+    pooled, split = pooled_scores(results), evaluate_arrays(segmenter, arrays)
+    for key in ("pixel_accuracy", "mean_iou", "pet_iou"):
+        assert pooled[key] == pytest.approx(split[key], abs=1e-6)
+    assert pooled["dice"] == pytest.approx(split["dice"], abs=1e-3)  # smoothing term: per image vs once

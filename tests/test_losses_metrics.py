@@ -83,3 +83,17 @@ def test_custom_objects_round_trip_through_keras_serialisation(obj):
 def test_unknown_score_is_refused():
     with pytest.raises(ValueError, match="choose one of"):
         ConfusionScore("accuracy")
+
+
+def test_batch_image_scores_equal_one_by_one():
+    rng = np.random.default_rng(0)
+    truth = rng.integers(0, 3, (4, 8, 8)).astype(np.uint8)
+    probs = rng.dirichlet([1, 1, 1], (4, 8, 8)).astype(np.float32)
+    from core.metrics import batch_image_scores
+
+    confusion, scores = batch_image_scores(truth, probs)
+    for index in range(4):
+        single = image_scores(truth[index], probs[index])
+        assert np.array_equal(confusion[index], np.asarray(confusion_matrix(truth[index], probs[index].argmax(-1))))
+        for key, value in single.items():
+            assert scores[key][index] == pytest.approx(value, abs=1e-6)

@@ -25,6 +25,9 @@ def test_run_folder_has_model_history_and_run_record(trained_tiny_run):
     assert record["data"]["train_pairs"] + record["data"]["val_pairs"] == 12 and record["seed"] == 1337
     assert record["wall_time_seconds"] > 0
     assert load_model(trained_tiny_run / "model.keras").input_shape == (None, 32, 32, 3)
+    import keras
+
+    assert keras.saving.load_model(trained_tiny_run / "model.keras").optimizer is None  # shipped lean
 
 
 def test_running_again_with_more_epochs_continues(tmp_path, tiny_dataset):

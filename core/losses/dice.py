@@ -10,11 +10,12 @@ from core.losses._labels import one_hot_labels, serialisable
 SMOOTH = 1.0
 
 
-def soft_dice(y_true, y_pred, smooth: float = SMOOTH):
-    """(2 * sum(y * p) + smooth) / (sum(y) + sum(p) + smooth) over the whole batch."""
+def soft_dice(y_true, y_pred, smooth: float = SMOOTH, axis=None):
+    """(2 * sum(y * p) + smooth) / (sum(y) + sum(p) + smooth), pooled over the whole batch
+    (`axis=None`, as in training) or per image (`axis=(1, 2, 3)`)."""
     one_hot = one_hot_labels(y_true, y_pred.shape[-1], y_pred.dtype)
-    intersection = ops.sum(one_hot * y_pred)
-    total = ops.sum(one_hot) + ops.sum(y_pred)
+    intersection = ops.sum(one_hot * y_pred, axis=axis)
+    total = ops.sum(one_hot, axis=axis) + ops.sum(y_pred, axis=axis)
     return (2.0 * intersection + smooth) / (total + smooth)
 
 

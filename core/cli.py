@@ -105,7 +105,8 @@ def image_files(paths: list[Path]) -> list[Path]:
 
 def run_predict(args: argparse.Namespace) -> int:
     from core.files import write_bytes
-    from core.imaging import ImageError, png_bytes
+    from core.imaging import ImageError
+    from core.outputs import output_files
     from core.predict import Segmenter
 
     segmenter = Segmenter(args.model)
@@ -116,8 +117,8 @@ def run_predict(args: argparse.Namespace) -> int:
             failures += 1
             print(f"error: {result}", file=sys.stderr)
             continue
-        write_bytes(args.out / f"{path.stem}_mask.png", result.mask_png())
-        write_bytes(args.out / f"{path.stem}_overlay.png", png_bytes(result.overlay()))
+        for name, payload in output_files(path.stem, result).items():
+            write_bytes(args.out / name, payload)
         print(f"{path}: {result.photo.size[0]}x{result.photo.size[1]}, pet {result.pet_fraction:.1%}")
     if failures:
         print(f"{failures} file(s) could not be segmented", file=sys.stderr)

@@ -109,3 +109,26 @@ class TrainConfig:
         out["data_dir"] = str(self.data_dir)
         out["out_dir"] = str(self.out_dir)
         return out
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """Settings of the dashboard; each can be set by an environment variable (PETSEG_*)."""
+
+    models_dir: Path = MODELS_DIR
+    data_dir: Path = DEFAULT_DATA_DIR
+    runs_dir: Path = Path("runs")
+    gallery_page_size: int = 12
+    preview_side: int = 1024
+    """Photos are shown at most this many pixels wide or high (downloads keep the full size)."""
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "AppConfig":
+        import os
+
+        environ = os.environ if environ is None else environ
+        return cls(
+            models_dir=Path(environ.get("PETSEG_MODELS_DIR", cls.models_dir)),
+            data_dir=Path(environ.get("PETSEG_DATA_DIR", cls.data_dir)),
+            runs_dir=Path(environ.get("PETSEG_RUNS_DIR", cls.runs_dir)),
+        )

@@ -48,3 +48,21 @@ def _format(value) -> str:
 def best_epoch(rows: list[dict[str, float]], monitor: str = "val_loss") -> dict[str, float] | None:
     scored = [row for row in rows if monitor in row]
     return min(scored, key=lambda row: row[monitor]) if scored else None
+
+
+def overfitting_onset(rows: list[dict[str, float]], window: int = 3) -> int | None:
+    """The epoch after which validation loss starts rising for good, or None.
+
+    Validation loss is smoothed with a trailing mean over `window` epochs; the onset is the
+    epoch of the smoothed minimum, provided the smoothed curve ends higher than that minimum by
+    more than 2% and at least `window` epochs follow it (noise alone is not overfitting).
+    """
+    values = [row["val_loss"] for row in rows if "val_loss" in row]
+    epochs = [int(row["epoch"]) for row in rows if "val_loss" in row]
+    if len(values) < 2 * window:
+        return None
+    smoothed = [sum(values[max(0, i - window + 1) : i + 1]) / len(values[max(0, i - window + 1) : i + 1]) for i in range(len(values))]
+    lowest = min(range(len(smoothed)), key=smoothed.__getitem__)
+    if len(smoothed) - 1 - lowest >= window and smoothed[-1] > smoothed[lowest] * 1.02:
+        return epochs[lowest]
+    return None

@@ -225,3 +225,12 @@ def resize_for_model(image: Image.Image, size: int) -> np.ndarray:
 def resize_mask(trimap: np.ndarray, size: int) -> np.ndarray:
     """A label map stretched to size x size with nearest-neighbour sampling (never interpolated)."""
     return np.asarray(Image.fromarray(trimap).resize((size, size), Image.NEAREST), dtype=np.uint8)
+
+
+def preview(image: Image.Image, max_side: int) -> Image.Image:
+    """A copy no larger than `max_side` on either axis, for display."""
+    if max(image.size) <= max_side:
+        return image
+    copy = image.copy()
+    copy.thumbnail((max_side, max_side), Image.BILINEAR)
+    return copy

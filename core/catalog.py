@@ -1,0 +1,54 @@
+"""Which models there are and what is known about each: metrics and history files beside them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.config import DEFAULT_MODEL_PATH, MODELS_DIR
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A `.keras` file and its sidecars: `<stem>.metrics.json` and `<stem>.history.csv` beside a
+    shipped model, or `metrics.json` and `history.csv` in a training run folder."""
+
+    path: Path
+
+    @property
+    def label(self) -> str:
+        return self.path.parent.name if self.path.name == "model.keras" else self.path.stem
+
+    def _sidecar(self, suffix: str) -> Path | None:
+        for candidate in (self.path.with_name(f"{self.path.stem}.{suffix}"), self.path.with_name(suffix)):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    @property
+    def history_path(self) -> Path | None:
+        return self._sidecar("history.csv")
+
+    def metrics(self) -> dict | None:
+        """The saved `evaluate` report, or None when there is none or it cannot be read."""
+        path = self._sidecar("metrics.json")
+        try:
+            return json.loads(path.read_text()) if path else None
+        except (OSError, ValueError):
+            return None
+
+    def mtime(self) -> float:
+        """Changes when the file is replaced, so caches keyed on it reload the new model."""
+        return self.path.stat().st_mtime if self.path.exists() else 0.0
+
+
+def list_models(folder: Path = MODELS_DIR) -> list[ModelEntry]:
+    """The `.keras` files in `folder`, the default model first."""
+    paths = sorted(Path(folder).glob("*.keras"), key=lambda p: (p != DEFAULT_MODEL_PATH, p.name))
+    return [ModelEntry(path) for path in paths]
+
+
+def preset_of(model_name: str) -> str:
+    """Models are named `petseg_<preset>` by the trainer."""
+    return model_name.removeprefix("petseg_") if model_name.startswith("petseg_") else "custom"

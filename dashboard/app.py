@@ -1,0 +1,28 @@
+"""PetSeg dashboard: `streamlit run dashboard/app.py`."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dashboard/ on the path
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import state  # noqa: E402
+
+st.set_page_config(page_title="PetSeg", page_icon=":material/pets:", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page("views/segment.py", title="Segment", icon=":material/pets:", default=True),
+        st.Page("views/gallery.py", title="Validation gallery", icon=":material/grid_view:"),
+        st.Page("views/history.py", title="Training history", icon=":material/monitoring:"),
+    ]
+)
+state.model_panel()
+navigation.run()

@@ -1,0 +1,56 @@
+"""Plotly figures for the dashboard (presentation only; the numbers come from `core`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core.config import CLASS_NAMES
+
+TRAIN_COLOUR, VAL_COLOUR = "#4C78A8", "#F58518"
+
+
+def history_figure(
+    rows: list[dict[str, float]], metric: str, title: str, best: int | None, onset: int | None
+) -> go.Figure:
+    """Training vs validation curve of one metric, best epoch and overfitting onset marked."""
+    epochs = [row["epoch"] for row in rows]
+    figure = go.Figure()
+    for key, name, colour in ((metric, "training", TRAIN_COLOUR), (f"val_{metric}", "validation", VAL_COLOUR)):
+        values = [row.get(key) for row in rows]
+        if any(value is not None for value in values):
+            figure.add_trace(
+                go.Scatter(x=epochs, y=values, name=name, mode="lines+markers", line={"color": colour},
+                           hovertemplate=f"epoch %{{x}}<br>{name} {metric}: %{{y:.4f}}<extra></extra>")
+            )
+    if best is not None:
+        figure.add_vline(x=best, line_dash="dash", line_color="green", annotation_text=f"best epoch {best}",
+                         annotation_position="top left")
+    if onset is not None:
+        figure.add_vline(x=onset, line_dash="dot", line_color="red", annotation_text="val. loss starts rising",
+                         annotation_position="bottom right")
+    figure.update_layout(title=title, xaxis_title="epoch", hovermode="x unified", height=340,
+                         margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.25})
+    return figure
+
+
+def learning_rate_figure(rows: list[dict[str, float]]) -> go.Figure:
+    figure = go.Figure(go.Scatter(x=[row["epoch"] for row in rows], y=[row.get("learning_rate") for row in rows],
+                                  mode="lines+markers", name="learning rate", line={"color": TRAIN_COLOUR}))
+    figure.update_layout(title="Learning rate (end of epoch)", xaxis_title="epoch", yaxis_type="log", height=300,
+                         margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return figure
+
+
+def confusion_figure(confusion: np.ndarray) -> go.Figure:
+    """Row-normalised confusion matrix: of each true class, the share predicted as each class."""
+    totals = confusion.sum(axis=1, keepdims=True)
+    shares = np.divide(confusion, totals, out=np.zeros_like(confusion, dtype=float), where=totals > 0)
+    figure = go.Figure(
+        go.Heatmap(z=shares, x=list(CLASS_NAMES), y=list(CLASS_NAMES), colorscale="Oranges", zmin=0, zmax=1,
+                   text=[[f"{v:.1%}" for v in row] for row in shares], texttemplate="%{text}",
+                   customdata=confusion, hovertemplate="true %{y}, predicted %{x}: %{text} (%{customdata:,} px)<extra></extra>")
+    )
+    figure.update_layout(title="Confusion matrix (share of each true class)", xaxis_title="predicted",
+                         yaxis_title="true", yaxis_autorange="reversed", height=340, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    return figure

@@ -1,0 +1,111 @@
+"""Streamlit caching around `core`, and the sidebar model panel. The only module with cache state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from core import gallery
+from core.catalog import ModelEntry, list_models, preset_of
+from core.config import AppConfig
+from core.evaluate import ImageResult, score_images
+from core.predict import ModelFileError, Segmentation, Segmenter
+
+
+
+def settings() -> AppConfig:
+    """Read on every use, so a changed environment (and each test) is honoured without a restart."""
+    return AppConfig.from_env()
+
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def _load_segmenter(path: str, mtime: float) -> Segmenter:
+    """One Segmenter per model file and version, shared by all sessions of this process."""
+    return Segmenter(path)
+
+
+def models() -> list[ModelEntry]:
+    return list_models(settings().models_dir)
+
+
+def selected_model() -> ModelEntry | None:
+    entries = models()
+    if not entries:
+        return None
+    labels = [entry.label for entry in entries]
+    chosen = st.session_state.get("model")
+    return entries[labels.index(chosen)] if chosen in labels else entries[0]
+
+
+def segmenter() -> Segmenter | None:
+    """The selected model, loaded once per process; shows the problem and returns None if it cannot load."""
+    entry = selected_model()
+    if entry is None:
+        st.error(
+            f"No model file (*.keras) in {settings().models_dir}. Restore the shipped one with "
+            "`git checkout -- models/petseg.keras`, or train one with `python -m core train --out RUN` "
+            "and copy RUN/model.keras there."
+        )
+        return None
+    try:
+        return _load_segmenter(str(entry.path), entry.mtime())
+    except ModelFileError as error:
+        st.error(f"The model cannot be loaded: {error}")
+        return None
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _segment(path: str, mtime: float, data: bytes, cleanup: bool) -> Segmentation:
+    return _load_segmenter(path, mtime).segment(data, cleanup=cleanup)
+
+
+def segment(data: bytes, cleanup: bool) -> Segmentation:
+    """Segment uploaded bytes with the selected model; results are cached (slider moves are free)."""
+    entry = selected_model()
+    return _segment(str(entry.path), entry.mtime(), data, cleanup)
+
+
+@st.cache_resource(show_spinner="Predicting the validation images…", max_entries=4)
+def _gallery(path: str, mtime: float, data_dir: str) -> tuple[gallery.GallerySource, list[ImageResult]]:
+    model = _load_segmenter(path, mtime)
+    source = gallery.load_source(Path(data_dir), model.input_size)
+    return source, score_images(model, source.arrays)
+
+
+def gallery_results(data_dir: Path) -> tuple[gallery.GallerySource, list[ImageResult]]:
+    """Validation images with predictions and scores, computed once per model and data folder."""
+    entry = selected_model()
+    return _gallery(str(entry.path), entry.mtime(), str(data_dir))
+
+
+def model_panel() -> None:
+    """Sidebar: model selector (when there are several), architecture and validation scores."""
+    sidebar = st.sidebar
+    sidebar.header("Model")
+    entries = models()
+    if len(entries) > 1:
+        sidebar.selectbox("Model file", [entry.label for entry in entries], key="model")
+    entry = selected_model()
+    if entry is None:
+        sidebar.error(f"No model in {settings().models_dir}")
+        return
+    try:
+        model = _load_segmenter(str(entry.path), entry.mtime())
+    except ModelFileError:
+        sidebar.error(f"{entry.path.name} cannot be loaded")
+        return
+    sidebar.markdown(
+        f"**{entry.path.name}**  \n"
+        f"Preset: `{preset_of(model.model.name)}`  \n"
+        f"Parameters: {model.model.count_params():,}  \n"
+        f"Input: {model.input_size}×{model.input_size} px"
+    )
+    metrics = entry.metrics()
+    if metrics:
+        left, right = sidebar.columns(2)
+        left.metric("Val. Dice", f"{metrics['dice']:.3f}")
+        right.metric("Val. mIoU", f"{metrics['mean_iou']:.3f}")
+        sidebar.caption(f"On {metrics.get('images', '?')} validation images (reference protocol).")
+    else:
+        sidebar.caption("No validation metrics saved beside this model.")

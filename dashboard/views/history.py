@@ -1,0 +1,62 @@
+"""Training history: training vs validation curves, best epoch, overfitting onset, learning rate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from core.history import best_epoch, overfitting_onset, read_history
+from dashboard import state
+from dashboard.charts import history_figure, learning_rate_figure
+
+CHARTS = [("loss", "Loss (focal + Dice)"), ("dice", "Dice"), ("mean_iou", "Mean IoU"), ("pet_iou", "Pet IoU"),
+          ("pixel_accuracy", "Pixel accuracy")]
+
+st.title("Training history")
+choices: dict[str, Path] = {}
+entry = state.selected_model()
+if entry is not None and entry.history_path is not None:
+    choices[f"{entry.label} (selected model)"] = entry.history_path
+for path in sorted(state.settings().runs_dir.glob("*/history.csv")):
+    choices[f"run {path.parent.name}"] = path
+choices["another file…"] = Path()
+picked = st.selectbox("History", list(choices), key="history_choice")
+path = choices[picked]
+if picked == "another file…":
+    path = Path(st.text_input("Path to a history.csv", key="history_path", placeholder="runs/my-run/history.csv"))
+follow = st.toggle("Follow a running training (refresh every 10 s)", key="follow")
+
+
+@st.fragment(run_every="10s" if follow else None)
+def curves(path: Path) -> None:
+    if not path.is_file():
+        st.warning(f"No history file at {path}. Training writes one to RUN/history.csv after each epoch.")
+        return
+    rows = read_history(path)
+    if not rows:
+        st.info(f"{path} has no finished epoch yet.")
+        return
+    best, onset = best_epoch(rows), overfitting_onset(rows)
+    best_number = int(best["epoch"]) if best else None
+    cards = st.columns(4)
+    cards[0].metric("Epochs", len(rows))
+    if best:
+        cards[1].metric("Best epoch", best_number)
+        cards[2].metric("Best val. loss", f"{best['val_loss']:.4f}")
+        cards[3].metric("Val. Dice at best", f"{best.get('val_dice', float('nan')):.4f}")
+    st.caption(
+        f"{path} — "
+        + (f"validation loss starts rising after epoch {onset}." if onset else "no sign of overfitting so far.")
+    )
+    left, right = st.columns(2)
+    for index, (metric, title) in enumerate(CHARTS):
+        if any(metric in row for row in rows):
+            (left if index % 2 == 0 else right).plotly_chart(
+                history_figure(rows, metric, title, best_number, onset), key=f"chart-{metric}"
+            )
+    if any("learning_rate" in row for row in rows):
+        (left if len(CHARTS) % 2 == 0 else right).plotly_chart(learning_rate_figure(rows), key="chart-lr")
+
+
+curves(path)

@@ -1,0 +1,105 @@
+"""The real Streamlit app through AppTest, on a tiny trained model and synthetic data."""
+
+import json
+import shutil
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.helpers import jpeg_bytes, synthetic_pet
+
+APP = "../dashboard/app.py"
+TIMEOUT = 120
+
+
+@pytest.fixture
+def app_env(monkeypatch, tmp_path, trained_tiny_run, tiny_dataset):
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(trained_tiny_run / "model.keras", models / "petseg.keras")
+    shutil.copy(trained_tiny_run / "history.csv", models / "petseg.history.csv")
+    (models / "petseg.metrics.json").write_text(json.dumps({"dice": 0.5, "mean_iou": 0.4, "images": 2}))
+    runs = tmp_path / "runs"
+    shutil.copytree(trained_tiny_run, runs / "tiny-run")
+    monkeypatch.setenv("PETSEG_MODELS_DIR", str(models))
+    monkeypatch.setenv("PETSEG_DATA_DIR", str(tiny_dataset))
+    monkeypatch.setenv("PETSEG_RUNS_DIR", str(runs))
+    return models
+
+
+def started(page: str | None = None) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    app.run()
+    if page:
+        app.switch_page(page).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def texts(app: AppTest) -> str:
+    return " ".join(str(element.value) for kind in ("markdown", "caption", "info", "error", "warning") for element in app.get(kind))
+
+
+def test_segment_page_uploads_good_and_bad_photos(app_env):
+    app = started()
+    assert "Upload a photo" in texts(app)
+    assert "petseg.keras" in " ".join(m.value for m in app.sidebar.markdown)
+    photos = [("cat.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg"),
+              ("notes.jpg", b"this is not a photo", "image/jpeg"),
+              ("dog.png", jpeg_bytes(synthetic_pet(40, 40, seed=2)[0]), "image/png")]
+    app.file_uploader(key="uploads").set_value(photos).run()
+    assert not app.exception, app.exception
+    assert [e.value for e in app.error] == ["Cannot segment notes.jpg: upload: not an image (unrecognised format)"]
+    assert [m.label for m in app.metric].count("Pet share") == 2
+    labels = [b.label for b in app.get("download_button")]
+    assert labels.count("Download mask") == 2 and "Download all 2 results (ZIP)" in labels
+
+
+def test_example_photo_and_views(app_env):
+    app = started()
+    example = app.selectbox(key="example")
+    app = example.set_value(example.options[1]).run()
+    assert not app.exception and [m.label for m in app.metric].count("Pet share") == 1
+    for view in ("Overlay", "Mask", "Cut-out"):
+        app.segmented_control(key="view").set_value(view).run()
+        assert not app.exception
+    app.toggle(key="cleanup").set_value(True).run()
+    app.slider(key="alpha").set_value(0.9).run()
+    assert not app.exception and [m.label for m in app.metric].count("Pet share") == 1
+
+
+def test_gallery_page_scores_and_filters(app_env):
+    app = started("views/gallery.py")
+    assert "validation split of" in texts(app)
+    labels = [m.label for m in app.metric]
+    assert labels[:5] == ["Images", "Dice", "Mean IoU", "Pet IoU", "Pixel accuracy"]
+    assert app.metric[0].value == "2"
+    assert "Dice" in " ".join(c.value for c in app.caption)
+    app.selectbox(key="order").set_value("Name").run()
+    assert not app.exception
+
+
+def test_gallery_falls_back_to_bundled_sample(app_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("PETSEG_DATA_DIR", str(tmp_path / "no-dataset"))
+    app = started("views/gallery.py")
+    assert "bundled sample" in " ".join(i.value for i in app.info)
+    assert int(app.metric[0].value) >= 24
+
+
+def test_history_page_charts(app_env):
+    app = started("views/history.py")
+    charts = app.get("plotly_chart")
+    assert len(charts) == 6  # loss, dice, mean IoU, pet IoU, accuracy, learning rate
+    assert [m.label for m in app.metric][:2] == ["Epochs", "Best epoch"] and app.metric[0].value == "3"
+
+
+def test_missing_model_is_explained(app_env):
+    (app_env / "petseg.keras").unlink()
+    app = started()
+    assert "No model file" in app.error[0].value and "git checkout" in app.error[0].value
+
+
+def test_corrupt_model_is_explained(app_env):
+    (app_env / "petseg.keras").write_bytes(b"PK\x03\x04 definitely not a model")
+    app = started()
+    assert any("cannot be loaded" in e.value for e in app.error)

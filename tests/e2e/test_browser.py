@@ -1,0 +1,56 @@
+"""The served dashboard in headless Chromium: upload, mask, download, gallery, history."""
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS, assert_no_exception, wait_for_script
+from tests.helpers import synthetic_pet
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def test_upload_gallery_history_in_a_real_browser(streamlit_server, browser, tmp_path):
+    url, _ = streamlit_server
+    photo = tmp_path / "my_cat.jpg"
+    synthetic_pet(320, 240, seed=4)[0].save(photo)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    wait_for_script(page)
+    page.get_by_text("Upload a photo of your cat or dog").wait_for()
+
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
+    page.get_by_text("Download mask").wait_for(timeout=120_000)
+    wait_for_script(page)
+    assert page.locator('[data-testid="stMetricValue"]').first.inner_text().endswith("%")
+    assert page.locator('[data-testid="stDownloadButton"]').count() >= 2
+    with page.expect_download() as download:
+        page.get_by_text("Download mask").click()
+    assert download.value.suggested_filename == "my_cat_mask.png"
+    assert_no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "segment.png"), full_page=True)
+
+    page.get_by_role("link", name="Validation gallery").click()
+    page.get_by_text("Pixel accuracy").first.wait_for(timeout=120_000)
+    wait_for_script(page)
+    assert_no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "gallery.png"), full_page=True)
+
+    page.get_by_role("link", name="Training history").click()
+    page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=120_000)
+    wait_for_script(page)
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 6
+    assert_no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "history.png"), full_page=True)
+    page.close()
+
+
+def test_bad_upload_shows_an_error_and_the_page_keeps_working(streamlit_server, browser, tmp_path):
+    url, _ = streamlit_server
+    bad = tmp_path / "fake.jpg"
+    bad.write_text("<html>not a photo</html>")
+    page = browser.new_page()
+    page.goto(url)
+    wait_for_script(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
+    page.get_by_text("Cannot segment fake.jpg").wait_for(timeout=60_000)
+    assert_no_exception(page)
+    page.close()

@@ -110,3 +110,15 @@ def test_cli_missing_model_is_one_clear_line(tmp_path, capsys):
     assert main(["predict", str(tmp_path), "--model", str(tmp_path / "no.keras"), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "no.keras not found" in err and "git checkout" in err
+
+
+def test_fast_upscale_equals_resize_then_argmax():
+    import tensorflow as tf
+
+    probs = np.random.default_rng(1).dirichlet([1, 1, 1], (16, 16)).astype(np.float32)
+    probs[0, 0] = [0.4, 0.2, 0.4]  # tie between pet and border: pet, as argmax
+    probs[0, 1] = [0.2, 0.4, 0.4]  # tie between background and border
+    expected = tf.argmax(tf.image.resize(probs[None], (70, 50), method="bilinear")[0], axis=-1).numpy() + 1
+    assert (probabilities_to_trimap(probs, (50, 70)) == expected).mean() > 0.9999
+    exact = probabilities_to_trimap(probs, (16, 16))
+    assert exact[0, 0] == 1 and exact[0, 1] == 2 and (exact == probs.argmax(-1) + 1).all()

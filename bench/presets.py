@@ -1,0 +1,114 @@
+"""Reference architecture vs CPU candidates, side by side in one run on this machine.
+
+    python -m bench.presets [--seconds 20] [--only small reference]
+
+Each candidate runs in its own process (so thread settings apply and runs do not share state)
+and prints parameters, GFLOP per image, training images/s, batch inference images/s and
+single-image latency; the table ends with ratios against the reference measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CANDIDATES: dict[str, dict] = {
+    "reference": {"preset": "reference"},
+    "small": {"preset": "small"},
+    "small-b32": {"preset": "small", "batch": 32},
+    "small-xla": {"preset": "small", "jit": True},
+    "small-1thread": {"preset": "small", "threads": 1},
+    "small-160px": {"preset": "small", "overrides": {"input_size": 160}},
+    "small-transpose": {"preset": "small", "overrides": {"upsampling": "transpose"}},
+    "small-standard-conv": {"preset": "small", "overrides": {"conv": "standard", "max_filters": 128}},
+    "fast": {"preset": "fast"},
+}
+
+
+def measure_one(name: str, seconds: float) -> dict:
+    spec = CANDIDATES[name]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    if spec.get("threads"):
+        tf.config.threading.set_intra_op_parallelism_threads(spec["threads"])
+        tf.config.threading.set_inter_op_parallelism_threads(spec["threads"])
+    from bench.measure import gflops_per_image, median_seconds, random_batch, rate
+    from core.config import model_config
+    from core.losses import FocalDiceLoss
+    from core.model import build_unet
+
+    config = model_config(spec["preset"], **spec.get("overrides", {}))
+    model = build_unet(config)
+    model.compile(optimizer="adam", loss=FocalDiceLoss(), jit_compile=bool(spec.get("jit")))
+    batch = spec.get("batch", 16 if spec["preset"] != "reference" else 8)
+    images, masks = random_batch(config.input_size, batch)
+    train = rate(lambda: (model.train_on_batch(images, masks), batch)[1], seconds, warmup=2)
+    infer_fn = tf.function(lambda x: model(x, training=False), jit_compile=bool(spec.get("jit")))
+    infer_images, _ = random_batch(config.input_size, 32)
+    infer = rate(lambda: (infer_fn(infer_images), 32)[1], seconds / 2)
+    one = infer_images[:1]
+    latency = median_seconds(lambda: infer_fn(one).numpy(), repeats=20)
+    return {
+        "name": name,
+        "parameters": model.count_params(),
+        "model_mb": model.count_params() * 4 / 2**20,
+        "gflops": gflops_per_image(model),
+        "input": config.input_size,
+        "train_batch": batch,
+        "train_ips": train,
+        "infer_ips": infer,
+        "latency_ms": latency * 1000,
+    }
+
+
+def table(rows: list[dict]) -> str:
+    reference = next((row for row in rows if row["name"] == "reference"), None)
+    lines = [
+        "| candidate | params | MB (fp32) | GFLOP/img | input | train img/s | infer img/s (b32) | latency ms (b1) "
+        "| train x ref | infer x ref | latency / ref |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        ratios = ["", "", ""]
+        if reference:
+            ratios = [f"{row['train_ips'] / reference['train_ips']:.1f}x", f"{row['infer_ips'] / reference['infer_ips']:.1f}x",
+                      f"{row['latency_ms'] / reference['latency_ms']:.3f}"]
+        lines.append(
+            f"| {row['name']} | {row['parameters']:,} | {row['model_mb']:.1f} | {row['gflops']:.2f} | {row['input']} "
+            f"| {row['train_ips']:.1f} | {row['infer_ips']:.1f} | {row['latency_ms']:.1f} | " + " | ".join(ratios) + " |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0, help="timing window per measurement")
+    parser.add_argument("--only", nargs="*", choices=sorted(CANDIDATES), help="subset (keep 'reference' for ratios)")
+    parser.add_argument("--one", choices=sorted(CANDIDATES), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(measure_one(args.one, args.seconds)))
+        return
+    names = args.only or list(CANDIDATES)
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} on {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}")
+    rows = []
+    root = Path(__file__).resolve().parent.parent
+    for name in names:
+        output = subprocess.run(
+            [sys.executable, "-m", "bench.presets", "--one", name, "--seconds", str(args.seconds)],
+            cwd=root, capture_output=True, text=True, check=True,
+        ).stdout
+        rows.append(json.loads(output.strip().splitlines()[-1]))
+        print(f"measured {name}", file=sys.stderr, flush=True)
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -44,8 +44,12 @@ class ModelEntry:
 
 
 def list_models(folder: Path = MODELS_DIR) -> list[ModelEntry]:
-    """The `.keras` files in `folder`, the default model first."""
-    paths = sorted(Path(folder).glob("*.keras"), key=lambda p: (p != DEFAULT_MODEL_PATH, p.name))
+    """The `.keras` files in `folder`, the default model first; hidden files (such as the
+    temporary file of a write in progress) are not models."""
+    paths = sorted(
+        (path for path in Path(folder).glob("*.keras") if not path.name.startswith(".")),
+        key=lambda path: (path.name != DEFAULT_MODEL_PATH.name, path.name),
+    )
     return [ModelEntry(path) for path in paths]
 
 

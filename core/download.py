@@ -9,6 +9,7 @@ temporary folder inside DEST, then moved into place. Existing folders are never 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import shutil
 import sys
 import tarfile
@@ -101,7 +102,7 @@ def fetch(url: str, target: Path, stream: TextIO, timeout: float = 60.0) -> None
                 for chunk in iter(lambda: response.read(CHUNK), b""):
                     out.write(chunk)
                     progress.update(len(chunk))
-        except (OSError, urllib.error.URLError) as error:
+        except (OSError, http.client.HTTPException) as error:
             raise DownloadError(f"{url}: transfer interrupted ({error}); run the same command again to resume") from None
         finally:
             progress.close()

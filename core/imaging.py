@@ -99,8 +99,11 @@ class Photo:
                 "resize it first"
             )
         self.format = image.format or "unknown"
-        self._orientation = image.getexif().get(0x0112, 1) if hasattr(image, "getexif") else 1
-        swap = self._orientation in (5, 6, 7, 8)
+        try:  # reading EXIF can touch the pixel data (PNG keeps it after the image)
+            orientation = image.getexif().get(0x0112, 1)
+        except Exception as error:  # noqa: BLE001 - Pillow raises many types on damaged files
+            raise ImageError(f"{name}: image data is corrupt or truncated ({error})") from None
+        swap = orientation in (5, 6, 7, 8)
         self.size: tuple[int, int] = (height, width) if swap else (width, height)
         """Width and height as a person sees the photo (EXIF orientation applied)."""
 
@@ -124,7 +127,7 @@ class Photo:
             return Image.open(io.BytesIO(self._data))
         except UnidentifiedImageError:
             raise ImageError(f"{self.name}: not an image (unrecognised format)") from None
-        except (OSError, ValueError, SyntaxError) as error:
+        except Exception as error:  # noqa: BLE001 - Pillow raises many types on damaged headers
             raise ImageError(f"{self.name}: cannot read image header ({error})") from None
 
     def _decode(self, image: Image.Image) -> Image.Image:
@@ -133,9 +136,9 @@ class Photo:
             image.load()
             oriented = ImageOps.exif_transpose(image)
             return _to_rgb(oriented)
-        except Image.DecompressionBombError as error:  # pragma: no cover - our own check comes first
-            raise ImageError(f"{self.name}: {error}") from None
-        except (OSError, ValueError, SyntaxError, EOFError, IndexError) as error:
+        except MemoryError:
+            raise ImageError(f"{self.name}: image too large to decode in memory") from None
+        except Exception as error:  # noqa: BLE001 - Pillow raises many types on damaged data
             raise ImageError(f"{self.name}: image data is corrupt or truncated ({error})") from None
 
     @cached_property

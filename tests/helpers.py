@@ -56,3 +56,68 @@ def assert_trimap(trimap: np.ndarray, size: tuple[int, int]) -> None:
     assert trimap.shape == (height, width), f"mask shape {trimap.shape} != displayed size {(height, width)}"
     assert trimap.dtype == np.uint8
     assert set(np.unique(trimap)) <= {1, 2, 3}, f"unexpected values {np.unique(trimap)}"
+
+
+def _encode(image: Image.Image, format: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=format, **options)
+    return buffer.getvalue()
+
+
+ODD_INPUT_NAMES = [
+    "greyscale.png", "rgba.png", "palette.gif", "cmyk.jpg", "sixteen_bit.png", "photo.webp", "png_named.jpg",
+    "exif_rotated.jpg", "tiny_8x8.png", "strip_2000x50.jpg", "big_24mp.jpg", "animated.gif", "empty.jpg",
+    "text.jpg", "page.png", "archive.jpg", "truncated.jpg", "bomb.png", "missing.jpg", "a_folder.jpg",
+]
+
+
+def odd_inputs(tmp: Path) -> dict[str, tuple[Path, tuple[int, int] | None]]:
+    """The hardening matrix: name -> (file written under `tmp`, displayed size or None if it must be refused)."""
+    photo, _ = synthetic_pet(120, 90, seed=7)
+    cases: dict[str, tuple[bytes, tuple[int, int] | None]] = {}
+    cases["greyscale.png"] = (_encode(photo.convert("L"), "PNG"), (120, 90))
+    cases["rgba.png"] = (_encode(photo.convert("RGBA"), "PNG"), (120, 90))
+    cases["palette.gif"] = (_encode(photo.convert("P"), "GIF"), (120, 90))
+    cases["cmyk.jpg"] = (_encode(photo.convert("CMYK"), "JPEG"), (120, 90))
+    sixteen = Image.fromarray(np.asarray(photo.convert("L"), np.uint16) * 257)
+    cases["sixteen_bit.png"] = (_encode(sixteen, "PNG"), (120, 90))
+    cases["photo.webp"] = (_encode(photo, "WEBP"), (120, 90))
+    cases["png_named.jpg"] = (_encode(photo, "PNG"), (120, 90))
+    exif = photo.getexif()
+    exif[0x0112] = 6
+    cases["exif_rotated.jpg"] = (_encode(photo, "JPEG", exif=exif.tobytes()), (90, 120))
+    cases["tiny_8x8.png"] = (_encode(photo.resize((8, 8)), "PNG"), (8, 8))
+    cases["strip_2000x50.jpg"] = (_encode(photo.resize((2000, 50)), "JPEG"), (2000, 50))
+    big = Image.fromarray(np.asarray(photo.resize((6000, 4000), Image.NEAREST)))
+    cases["big_24mp.jpg"] = (_encode(big, "JPEG", quality=80), (6000, 4000))
+    frames = [photo, photo.transpose(Image.FLIP_LEFT_RIGHT)]
+    cases["animated.gif"] = (_encode(frames[0], "GIF", save_all=True, append_images=frames[1:]), (120, 90))
+    cases["empty.jpg"] = (b"", None)
+    cases["text.jpg"] = (b"just some text, not an image\n" * 3, None)
+    cases["page.png"] = (b"<!doctype html><html><body>hello</body></html>", None)
+    cases["archive.jpg"] = (b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(range(256)), None)
+    whole = _encode(photo.resize((600, 400)), "JPEG")
+    cases["truncated.jpg"] = (whole[: len(whole) // 3], None)
+    cases["bomb.png"] = (bomb_png(60000, 60000), None)
+    written: dict[str, tuple[Path, tuple[int, int] | None]] = {}
+    for name, (payload, size) in cases.items():
+        path = tmp / name
+        path.write_bytes(payload)
+        written[name] = (path, size)
+    written["missing.jpg"] = (tmp / "does_not_exist.jpg", None)
+    folder = tmp / "a_folder.jpg"
+    folder.mkdir(exist_ok=True)
+    written["a_folder.jpg"] = (folder, None)
+    return written
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A valid PNG header declaring a huge image, with a tiny compressed body."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b"")

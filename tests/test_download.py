@@ -33,6 +33,11 @@ class Handler(BaseHTTPRequestHandler):
         self.files, self.log = files, log
         super().__init__(*args, **kwargs)
 
+    def cut_after(self) -> int | None:
+        """Bytes after which the first full request is cut off (connection dropped), if set."""
+        cut = self.files.get("__cut__")
+        return int(cut) if cut and len(self.log) == 1 else None
+
     def log_message(self, *args):  # keep test output clean
         pass
 
@@ -55,7 +60,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_response(200)
         self.send_header("Content-Length", str(len(payload) - start))
         self.end_headers()
-        self.wfile.write(payload[start:])
+        cut = self.cut_after()
+        self.wfile.write(payload[start : cut if cut else None])
+        if cut:
+            self.wfile.flush()
+            self.close_connection = True
 
 
 @pytest.fixture
@@ -133,6 +142,20 @@ def test_interrupted_transfer_resumes_with_a_range_request(server, tmp_path):
     download(dest, url, archives_for(files), log=lambda _: None)
     assert ("images.tar.gz", "bytes=50-") in log
     assert (dest / "images" / "cat_1.jpg").read_bytes() == b"jpeg bytes"
+
+
+def test_dropped_connection_then_rerun_resumes_where_it_stopped(server, tmp_path):
+    url, files, log = server
+    files.update(good_files())
+    archives = archives_for(files)
+    files["__cut__"] = b"100"
+    dest = tmp_path / "pets"
+    with pytest.raises(DownloadError, match="run the same command again to resume"):
+        download(dest, url, archives, log=lambda _: None)
+    assert (dest / ".downloads" / "images.tar.gz.part").stat().st_size == 100
+    download(dest, url, archives, log=lambda _: None)
+    assert ("images.tar.gz", "bytes=100-") in log
+    assert (dest / "images" / "dog_1.jpg").read_bytes() == b"more"
 
 
 def test_cli_download_errors_are_one_line(server, tmp_path, capsys):

@@ -1,13 +1,11 @@
 import io
-import zlib
-import struct
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from core.imaging import ImageError, Photo, colourise, cutout, overlay, resize_mask, trimap_png
-from tests.helpers import jpeg_bytes, png_bytes
+from tests.helpers import bomb_png, jpeg_bytes, png_bytes
 
 
 def gradient(width=40, height=30) -> Image.Image:
@@ -72,14 +70,6 @@ def test_truncated_jpeg_is_refused():
     data = jpeg_bytes(gradient(400, 300))
     with pytest.raises(ImageError, match="corrupt or truncated"):
         Photo.open(data[: len(data) // 2]).rgb
-
-
-def bomb_png(width: int, height: int) -> bytes:
-    """A valid PNG header declaring a huge image, with a tiny compressed body."""
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b"")
 
 
 def test_decompression_bomb_is_refused_before_decoding():

@@ -66,3 +66,25 @@ def test_sigkill_mid_epoch_then_same_command_resumes(tmp_path):
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
     assert [row["epoch"] for row in read_history(out / "history.csv")] == [1, 2, 3, 4, 5, 6]
     assert load_model(out / "model.keras") is not None
+
+
+def test_train_and_evaluate_on_a_damaged_dataset_use_the_good_pairs(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from tests.helpers import write_dataset
+
+    root = write_dataset(tmp_path / "pets", count=14)
+    (root / "annotations" / "trimaps" / "beagle_1.png").unlink()
+    (root / "images" / "README.txt").write_text("stray")
+    (root / "images" / "Persian_2.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    Image.fromarray(np.full((40, 48), 7, np.uint8)).save(root / "annotations" / "trimaps" / "beagle_3.png")
+    out = tmp_path / "run"
+    assert main(["train", "--data-dir", str(root), "--out", str(out), "--preset", "tiny", "--epochs", "1", "--batch-size", "4"]) == 0
+    printed = capsys.readouterr().out
+    assert "skipped 4: 1 bad trimaps, 1 images without trimap, 1 stray files, 1 undecodable images" in printed
+    record = json.loads((out / "run.json").read_text())
+    assert record["data"]["skipped"]["total"] == 4
+    assert record["data"]["train_pairs"] + record["data"]["val_pairs"] == 14 - 3
+    assert main(["evaluate", "--data-dir", str(root), "--model", str(out / "model.keras"), "--json", str(tmp_path / "m.json")]) == 0
+    assert json.loads((tmp_path / "m.json").read_text())["skipped"]["total"] >= 1

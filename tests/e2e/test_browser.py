@@ -54,3 +54,25 @@ def test_bad_upload_shows_an_error_and_the_page_keeps_working(streamlit_server, 
     page.get_by_text("Cannot segment fake.jpg").wait_for(timeout=60_000)
     assert_no_exception(page)
     page.close()
+
+
+def test_over_limit_upload_is_rejected_by_the_server_config(streamlit_server, browser, tmp_path):
+    """`.streamlit/config.toml` sets maxUploadSize = 20 (MB): a 21 MB file never reaches the app."""
+    import tomllib
+
+    from tests.e2e.conftest import ROOT
+
+    limit = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
+    url, _ = streamlit_server
+    big = tmp_path / "huge.jpg"
+    big.write_bytes(b"\xff\xd8" + b"\x00" * (limit + 1) * 1024 * 1024)
+    page = browser.new_page()
+    page.goto(url)
+    wait_for_script(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(big))
+    page.get_by_text(f"{limit:.1f}MB", exact=False).first.wait_for(timeout=30_000)
+    wait_for_script(page)
+    assert page.get_by_text("Cannot segment huge.jpg").count() == 0  # rejected before the app saw it
+    assert page.get_by_text("Download mask").count() == 0
+    page.screenshot(path=str(ARTIFACTS / "over-limit.png"))
+    page.close()

@@ -1,0 +1,14 @@
+"""The served configuration: XSRF protection on, an upload limit, no usage statistics."""
+
+import tomllib
+from pathlib import Path
+
+CONFIG = Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml"
+
+
+def test_config_keeps_xsrf_on_and_limits_uploads():
+    config = tomllib.loads(CONFIG.read_text())
+    assert config["server"]["enableXsrfProtection"] is True
+    assert 1 <= config["server"]["maxUploadSize"] <= 50
+    assert config["browser"]["gatherUsageStats"] is False
+    assert config["server"]["headless"] is True

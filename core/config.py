@@ -99,6 +99,8 @@ class TrainConfig:
     seed: int = 1337
     augment: bool = True
     focal_gamma: float = 2.0
+    strategy: str = "auto"
+    """tf.distribute strategy: auto (from TF_CONFIG and the GPUs), default, mirrored, multi-worker."""
     model_overrides: dict[str, Any] = field(default_factory=dict)
 
     def model(self) -> ModelConfig:

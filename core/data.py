@@ -255,7 +255,9 @@ def make_dataset(arrays: ArraySet, batch_size: int, training: bool, augment: boo
     dataset = tf.data.Dataset.from_tensor_slices((arrays.images, arrays.masks))
     if training:
         dataset = dataset.shuffle(len(arrays), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size, drop_remainder=False)
+    # Training drops the last partial batch (reshuffled each epoch, so no pair is always left
+    # out); equal batches also keep replicas in step under a multi-worker strategy.
+    dataset = dataset.batch(batch_size, drop_remainder=training and len(arrays) >= batch_size)
     if training and augment:
         seeds = tf.data.Dataset.random(seed=seed).batch(2)
         dataset = tf.data.Dataset.zip(dataset, seeds).map(
@@ -263,4 +265,7 @@ def make_dataset(arrays: ArraySet, batch_size: int, training: bool, augment: boo
         )
     else:
         dataset = dataset.map(lambda x, y: (tf.cast(x, tf.float32), y))
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    # In-memory data has no files to shard: under a multi-worker strategy each worker takes its share of batches.
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options).prefetch(tf.data.AUTOTUNE)

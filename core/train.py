@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ import keras
 
 from core import data
 from core.config import TrainConfig
+from core.distribute import choose_strategy, prepare_for_multi_worker
 from core.files import atomic_path, write_json
 from core.history import best_epoch, read_history, write_history
 from core.losses import FocalDiceLoss
@@ -106,8 +108,16 @@ def _check_resumable(run_file: Path, config: TrainConfig) -> None:
 
 
 def train(config: TrainConfig, verbose: int | None = None) -> Path:
-    """Train (or resume) a run; returns the path of the best model."""
+    """Train (or resume) a run; returns the path of the best model.
+
+    Under a multi-worker strategy every worker runs this; only the chief writes into the run
+    folder, the others write to `RUN/.worker-<type>-<index>/`, removed when training ends.
+    """
+    placement = choose_strategy(config.strategy)
+    print(placement.describe(), flush=True)
     out = Path(config.out_dir)
+    if not placement.is_chief:
+        out = out / f".worker-{placement.task_type}-{placement.task_index}"
     run_file, history_path, model_path = out / "run.json", out / "history.csv", out / "model.keras"
     _check_resumable(run_file, config)
     model_config = config.model()
@@ -119,15 +129,20 @@ def train(config: TrainConfig, verbose: int | None = None) -> Path:
     )
     train_set = data.make_dataset(split.train, config.batch_size, training=True, augment=config.augment, seed=config.seed)
     val_set = data.make_dataset(split.val, config.batch_size, training=False)
-    steps = math.ceil(len(split.train) / config.batch_size)
+    steps = max(1, len(split.train) // config.batch_size)  # the training set drops its last partial batch
 
-    model = build_unet(model_config, name=f"petseg_{config.preset}")
-    compile_model(model, config, steps)
+    with placement.strategy.scope():
+        model = build_unet(model_config, name=f"petseg_{config.preset}")
+        compile_model(model, config, steps)
+    if placement.kind == "MultiWorkerMirroredStrategy":
+        prepare_for_multi_worker(model, train_set)
     record = {
         "config": config.to_dict(),
         "model": {**model_config.to_dict(), "parameters": model.count_params()},
         "data": split.summary(),
         "seed": config.seed,
+        "strategy": {"kind": placement.kind, "workers": placement.workers,
+                     "replicas": placement.strategy.num_replicas_in_sync},
         "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "keras": keras.__version__},
         "status": "running",
     }
@@ -160,4 +175,7 @@ def train(config: TrainConfig, verbose: int | None = None) -> Path:
         last_session_seconds=round(time.perf_counter() - started, 1),
     )
     write_json(run_file, record)
+    if not placement.is_chief:
+        shutil.rmtree(out, ignore_errors=True)
+        return Path(config.out_dir) / "model.keras"
     return model_path

@@ -27,7 +27,7 @@ def test_run_folder_has_model_history_and_run_record(trained_tiny_run):
     assert load_model(trained_tiny_run / "model.keras").input_shape == (None, 32, 32, 3)
     import keras
 
-    assert keras.saving.load_model(trained_tiny_run / "model.keras").optimizer is None  # shipped lean
+    assert getattr(keras.saving.load_model(trained_tiny_run / "model.keras"), "optimizer", None) is None  # lean file
 
 
 def test_running_again_with_more_epochs_continues(tmp_path, tiny_dataset):

@@ -51,6 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
     predict.add_argument("--out", type=Path, required=True, help="output folder")
     predict.add_argument("--cleanup", action="store_true", help="keep only the largest connected pet region")
+    predict.add_argument("--format", default="mask,overlay",
+                         help="comma-separated outputs: mask (PNG 1/2/3), overlay (PNG), npy (probabilities at model size)")
+    predict.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs already exist")
+    predict.add_argument("--batch-size", type=int, default=16)
+
+    export = commands.add_parser("export", help="export for serving (SavedModel, TFLite)")
+    export.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
+    export.add_argument("--format", choices=["savedmodel", "tflite"], required=True)
+    export.add_argument("--out", type=Path, required=True, help="SavedModel folder or .tflite file")
+    export.add_argument("--quantize", action="store_true", help="TFLite only: dynamic-range quantised weights")
 
     download = commands.add_parser("download", help="fetch the official Oxford-IIIT Pet archives")
     download.add_argument("--dest", type=Path, default=DEFAULT_DATA_DIR)
@@ -90,42 +100,23 @@ def run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def image_files(paths: list[Path]) -> list[Path]:
-    """Files named on the command line, plus the image files inside named folders (sorted)."""
-    from core.data import IMAGE_SUFFIXES
-
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files += sorted(
-                child for child in path.rglob("*")
-                if child.is_file() and not child.name.startswith(".") and child.suffix.lower() in IMAGE_SUFFIXES
-            )
-        else:
-            files.append(path)
-    return files
-
-
 def run_predict(args: argparse.Namespace) -> int:
-    from core.files import write_bytes
-    from core.imaging import ImageError
-    from core.outputs import output_files
+    from core.bulk import predict_tree
     from core.predict import Segmenter
 
     segmenter = Segmenter(args.model)
-    args.out.mkdir(parents=True, exist_ok=True)
-    failures = 0
-    for path, result in segmenter.segment_many(image_files(args.paths), cleanup=args.cleanup):
-        if isinstance(result, ImageError):
-            failures += 1
-            print(f"error: {result}", file=sys.stderr)
-            continue
-        for name, payload in output_files(path.stem, result).items():
-            write_bytes(args.out / name, payload)
-        print(f"{path}: {result.photo.size[0]}x{result.photo.size[1]}, pet {result.pet_fraction:.1%}")
-    if failures:
-        print(f"{failures} file(s) could not be segmented", file=sys.stderr)
-    return EXIT_ERROR if failures else 0
+    formats = tuple(dict.fromkeys(args.format.split(",")))
+    unknown = [kind for kind in formats if kind not in ("mask", "overlay", "npy")]
+    if unknown:
+        raise CommandError(f"unknown --format {', '.join(unknown)}; choose from mask, overlay, npy (comma separated)")
+    summary = predict_tree(segmenter, args.paths, args.out, sys.stderr, formats, args.overwrite, args.batch_size, args.cleanup)
+    print(
+        f"{summary.written} segmented, {summary.skipped_existing} already done (skipped; --overwrite redoes them), "
+        f"{len(summary.failed)} failed; {summary.images_per_second:.1f} images/s; outputs in {args.out}"
+    )
+    if summary.failed:
+        print("failed files:\n  " + "\n  ".join(summary.failed), file=sys.stderr)
+    return EXIT_ERROR if summary.failed else 0
 
 
 def run_download(args: argparse.Namespace) -> int:
@@ -136,7 +127,23 @@ def run_download(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": run_train, "evaluate": run_evaluate, "predict": run_predict, "download": run_download}
+def run_export(args: argparse.Namespace) -> int:
+    from core.export import export_savedmodel, export_tflite
+
+    if args.format == "savedmodel":
+        if args.quantize:
+            raise CommandError("--quantize applies to --format tflite only")
+        path = export_savedmodel(args.model, args.out)
+    else:
+        path = export_tflite(args.model, args.out, args.quantize)
+    size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
+    print(f"exported {args.model} as {args.format} to {path} ({size / 2**20:.1f} MB)")
+    return 0
+
+
+COMMANDS = {
+    "train": run_train, "evaluate": run_evaluate, "predict": run_predict, "download": run_download, "export": run_export,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,12 +14,13 @@ import shutil
 import sys
 import tarfile
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TextIO
+
+from core.progress import Progress
 
 BASE_URL = "https://www.robots.ox.ac.uk/~vgg/data/pets/data/"
 CHUNK = 1 << 20
@@ -51,34 +52,6 @@ def md5_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-class Progress:
-    """A one-line progress bar on a terminal stream."""
-
-    def __init__(self, name: str, total: int | None, done: int, stream: TextIO) -> None:
-        self.name, self.total, self.done, self.stream = name, total, done, stream
-        self.started, self.start_done, self.last = time.monotonic(), done, 0.0
-
-    def update(self, amount: int, force: bool = False) -> None:
-        self.done += amount
-        now = time.monotonic()
-        if not force and now - self.last < 0.2:
-            return
-        self.last = now
-        rate = (self.done - self.start_done) / max(now - self.started, 1e-6) / 2**20
-        if self.total:
-            fraction = self.done / self.total
-            bar = "#" * int(fraction * 30)
-            text = f"{self.name} [{bar:<30}] {fraction:6.1%} {self.done / 2**20:.1f}/{self.total / 2**20:.1f} MB {rate:.1f} MB/s"
-        else:
-            text = f"{self.name} {self.done / 2**20:.1f} MB {rate:.1f} MB/s"
-        self.stream.write("\r" + text)
-        self.stream.flush()
-
-    def close(self) -> None:
-        self.update(0, force=True)
-        self.stream.write("\n")
-
-
 def fetch(url: str, target: Path, stream: TextIO, timeout: float = 60.0) -> None:
     """Download `url` to `target`, resuming from its current size when the server supports ranges."""
     have = target.stat().st_size if target.exists() else 0
@@ -96,7 +69,7 @@ def fetch(url: str, target: Path, stream: TextIO, timeout: float = 60.0) -> None
         resumed = response.status == 206
         length = response.headers.get("Content-Length")
         total = (int(length) + (have if resumed else 0)) if length else None
-        progress = Progress(target.name.removesuffix(".part"), total, have if resumed else 0, stream)
+        progress = Progress(target.name.removesuffix(".part"), stream, total, have if resumed else 0)
         try:
             with open(target, "ab" if resumed else "wb") as out:
                 for chunk in iter(lambda: response.read(CHUNK), b""):

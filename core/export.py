@@ -1,0 +1,77 @@
+"""Export for serving: a TensorFlow SavedModel with serving signatures, and TFLite models.
+
+SavedModel signatures (load with `tf.saved_model.load` or TensorFlow Serving):
+- `serving_default`: `images` float32 [N, S, S, 3], RGB 0..255 already resized to the model's
+  input size -> `trimap` uint8 [N, S, S] (1 pet, 2 background, 3 border) and `probabilities`
+  float32 [N, S, S, 3].
+- `from_bytes`: `image_bytes` string scalar, one encoded JPEG/PNG/GIF/BMP photo -> `trimap`
+  uint8 [H, W] at the photo's own size (stretched to S x S for the model, probabilities resized
+  back bilinearly, then argmax, as `Segmenter` does; EXIF orientation is not applied).
+TFLite: input float32 [1, S, S, 3] 0..255 -> probabilities [1, S, S, 3]; optionally with
+dynamic-range quantised weights (about 4x smaller).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from core.predict import load_model
+
+FORMATS = ("savedmodel", "tflite")
+
+
+def _serving_module(model):
+    import tensorflow as tf
+
+    size = int(model.input_shape[1])
+
+    class PetSegServing(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name="images")])
+        def serve_images(self, images):
+            probabilities = self.model(images, training=False)
+            trimap = tf.cast(tf.argmax(probabilities, axis=-1, output_type=tf.int32) + 1, tf.uint8)
+            return {"trimap": trimap, "probabilities": probabilities}
+
+        @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="image_bytes")])
+        def serve_bytes(self, image_bytes):
+            image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+            height_width = tf.shape(image)[:2]
+            resized = tf.image.resize(tf.cast(image, tf.float32)[None], (size, size), method="bilinear", antialias=True)
+            probabilities = self.model(resized, training=False)
+            full = tf.image.resize(probabilities, height_width, method="bilinear")[0]
+            return {"trimap": tf.cast(tf.argmax(full, axis=-1, output_type=tf.int32) + 1, tf.uint8)}
+
+    return PetSegServing()
+
+
+def export_savedmodel(model_path: Path, out: Path) -> Path:
+    import tensorflow as tf
+
+    module = _serving_module(load_model(model_path))
+    staging = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    tf.saved_model.save(
+        module, str(staging),
+        signatures={"serving_default": module.serve_images, "from_bytes": module.serve_bytes},
+    )
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)
+    return out
+
+
+def export_tflite(model_path: Path, out: Path, quantize: bool = False) -> Path:
+    import tensorflow as tf
+
+    from core.files import write_bytes
+
+    model = load_model(model_path)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if quantize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic-range: int8 weights, float activations
+    write_bytes(out, converter.convert())
+    return out

@@ -7,6 +7,7 @@ import asyncio
 import io
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -72,7 +73,9 @@ def test_simultaneous_sessions_each_get_their_own_mask(streamlit_server, e2e_mod
                 await browser.close()
 
     started = time.perf_counter()
-    results = asyncio.run(run())
+    # Its own thread: the session's sync Playwright (other browser tests) keeps an event loop in this one.
+    with ThreadPoolExecutor(1) as pool:
+        results = pool.submit(asyncio.run, run()).result()
     total = time.perf_counter() - started
     for index, (payload, _) in enumerate(results):
         mask = np.asarray(Image.open(io.BytesIO(payload)))

@@ -29,7 +29,7 @@ def history_figure(
     if onset is not None:
         figure.add_vline(x=onset, line_dash="dot", line_color="red", annotation_text="val. loss starts rising",
                          annotation_position="bottom right")
-    figure.update_layout(title=title, xaxis_title="epoch", hovermode="x unified", height=340,
+    figure.update_layout(title=title, xaxis_title="epoch", xaxis_dtick=max(1, len(epochs) // 10), hovermode="x unified", height=340,
                          margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.25})
     return figure
 

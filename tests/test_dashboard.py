@@ -103,3 +103,12 @@ def test_corrupt_model_is_explained(app_env):
     (app_env / "petseg.keras").write_bytes(b"PK\x03\x04 definitely not a model")
     app = started()
     assert any("cannot be loaded" in e.value for e in app.error)
+
+
+def test_model_with_wrong_shapes_is_explained(app_env):
+    import keras
+
+    inputs = keras.Input((32, 32, 3))
+    keras.Model(inputs, keras.layers.Conv2D(2, 1, activation="softmax")(inputs)).save(app_env / "petseg.keras")
+    app = started()
+    assert any("cannot be loaded" in e.value and "expected output" in e.value for e in app.error)

@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
     evaluate.add_argument("--json", type=Path, default=None, help="write the metrics as JSON here")
     evaluate.add_argument("--batch-size", type=int, default=32)
+    evaluate.add_argument("--worst", type=int, default=0, metavar="N", help="also list the N images with the lowest Dice")
 
     predict = commands.add_parser("predict", help="segment images or folders of images")
     predict.add_argument("paths", nargs="+", type=Path, help="image files or folders")
@@ -91,9 +92,12 @@ def run_train(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from core.evaluate import evaluate, format_table, write_report
 
-    result = evaluate(args.model, args.data_dir, args.val_size, limit=args.limit, batch_size=args.batch_size)
+    result = evaluate(args.model, args.data_dir, args.val_size, limit=args.limit, batch_size=args.batch_size,
+                      worst=args.worst)
     print(f"validation split of {args.data_dir} at {result['input_size']}x{result['input_size']}, model {args.model}")
     print(format_table(result))
+    for item in result.get("worst", []):
+        print(f"  {item['image']:<32} dice {item['dice']:.3f}  pet IoU {item['pet_iou']:.3f}  pet share {item['pet_share']:.1%}")
     if args.json:
         write_report(args.json, result)
         print(f"wrote {args.json}")

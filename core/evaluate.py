@@ -37,16 +37,26 @@ def evaluate(
     seed: int = 1337,
     limit: int | None = None,
     batch_size: int = 32,
+    worst: int = 0,
 ) -> dict:
+    """Pooled metrics on the validation split; with `worst`, also the images with the lowest Dice."""
     segmenter = Segmenter(model_path)
     split = data.load_split(data_dir, segmenter.input_size, val_size, seed, limit, need_train=False)
-    return {
+    result = {
         **evaluate_arrays(segmenter, split.val, batch_size),
         "images": len(split.val),
         "input_size": segmenter.input_size,
         "model": str(model_path),
         "skipped": split.report.to_dict(),
     }
+    if worst:
+        ranked = sorted(score_images(segmenter, split.val, batch_size), key=lambda item: item.scores["dice"])[:worst]
+        result["worst"] = [
+            {"image": item.pair.stem, "dice": item.scores["dice"], "pet_iou": item.scores["pet_iou"],
+             "pet_share": float((item.truth != 1).mean())}
+            for item in ranked
+        ]
+    return result
 
 
 def format_table(result: dict) -> str:

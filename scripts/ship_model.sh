@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Turn a finished training run into the shipped model files (models/petseg.*), then measure.
+#   bash scripts/ship_model.sh runs/petseg ../shared/data/oxford-iiit-pet
+set -euo pipefail
+run=${1:?run folder}; data=${2:?dataset folder}
+py=.venv/bin/python
+$py - "$run" <<'PY'
+import sys
+from pathlib import Path
+from core.predict import load_model
+from core.train import save_for_inference
+save_for_inference(load_model(Path(sys.argv[1]) / "model.keras"), Path("models/petseg.keras"))
+PY
+cp "$run/history.csv" models/petseg.history.csv
+$py -m core evaluate --data-dir "$data" --model models/petseg.keras --json models/petseg.metrics.json --worst 12
+ls -l models/

@@ -90,7 +90,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from core.evaluate import evaluate, format_table, write_report
+    from core.evaluate import evaluate, format_table
+    from core.files import write_json
 
     result = evaluate(args.model, args.data_dir, args.val_size, limit=args.limit, batch_size=args.batch_size,
                       worst=args.worst)
@@ -99,7 +100,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for item in result.get("worst", []):
         print(f"  {item['image']:<32} dice {item['dice']:.3f}  pet IoU {item['pet_iou']:.3f}  pet share {item['pet_share']:.1%}")
     if args.json:
-        write_report(args.json, result)
+        write_json(args.json, result)
         print(f"wrote {args.json}")
     return 0
 

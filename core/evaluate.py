@@ -9,7 +9,6 @@ import numpy as np
 
 from core import data
 from core.config import DEFAULT_MODEL_PATH
-from core.files import write_json
 from core.losses import focal_dice_loss
 from core.metrics import METRIC_KEYS, batch_image_scores, scores_from_confusion, training_metrics
 from core.predict import Segmenter
@@ -63,10 +62,6 @@ def format_table(result: dict) -> str:
     rows = [("images", str(result["images"]))] + [(key, f"{result[key]:.4f}") for key in ("loss", *METRIC_KEYS)]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value:>8}" for name, value in rows)
-
-
-def write_report(path: Path, result: dict) -> None:
-    write_json(path, result)
 
 
 @dataclass

@@ -1,0 +1,64 @@
+"""Screenshots of the three dashboard pages for the README (served app, headless Chromium).
+
+    .venv/bin/python scripts/screenshots.py --data-dir ../shared/data/oxford-iiit-pet --photo PHOTO
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, wait_healthy  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--photo", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    args = parser.parse_args()
+    args.out.mkdir(exist_ok=True)
+    port = free_port()
+    env = {**os.environ, "PETSEG_DATA_DIR": str(args.data_dir)}
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+                               "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, server)
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            ready = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+            page.goto(url)
+            page.wait_for_selector(ready, timeout=120_000)
+            page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(args.photo))
+            page.get_by_text("Download mask").wait_for(timeout=120_000)
+            page.wait_for_selector(ready)
+            page.screenshot(path=str(args.out / "segment.png"))
+            page.get_by_role("link", name="Validation gallery").click()
+            page.get_by_text("Pixel accuracy").first.wait_for(timeout=300_000)
+            page.wait_for_selector(ready)
+            page.screenshot(path=str(args.out / "gallery.png"))
+            page.get_by_role("link", name="Training history").click()
+            page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=120_000)
+            page.wait_for_selector(ready)
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(args.out / "history.png"))
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(f"screenshots in {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -161,6 +161,12 @@ class Segmenter:
         with self._lock:
             return self._infer(np.asarray(images, dtype=np.float32)).numpy()
 
+    def warm_up(self) -> "Segmenter":
+        """Trace the compiled functions once, so the first real photo is not the slow one."""
+        self.predict_arrays(np.zeros((1, self.input_size, self.input_size, 3), np.float32))
+        probabilities_to_trimap(np.full((self.input_size, self.input_size, 3), 1 / 3, np.float32), (8, 8))
+        return self
+
     def model_input(self, photo: Photo) -> np.ndarray:
         return imaging.resize_for_model(photo.rgb_at_least(self.input_size), self.input_size)
 

@@ -22,7 +22,7 @@ def settings() -> AppConfig:
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def _load_segmenter(path: str, mtime: float) -> Segmenter:
     """One Segmenter per model file and version, shared by all sessions of this process."""
-    return Segmenter(path)
+    return Segmenter(path).warm_up()
 
 
 def models() -> list[ModelEntry]:

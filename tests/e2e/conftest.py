@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -42,11 +41,11 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> No
 
 
 @pytest.fixture(scope="session")
-def e2e_models(tmp_path_factory, trained_tiny_run) -> Path:
-    models = tmp_path_factory.mktemp("e2e-models")
-    shutil.copy(trained_tiny_run / "model.keras", models / "petseg.keras")
-    shutil.copy(trained_tiny_run / "history.csv", models / "petseg.history.csv")
-    return models
+def e2e_models() -> Path:
+    """The served app runs on the shipped model, as a user's would."""
+    from core.config import MODELS_DIR
+
+    return MODELS_DIR
 
 
 @pytest.fixture(scope="session")

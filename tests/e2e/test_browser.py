@@ -20,7 +20,8 @@ def test_upload_gallery_history_in_a_real_browser(streamlit_server, browser, tmp
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
     page.get_by_text("Download mask").wait_for(timeout=120_000)
     wait_for_script(page)
-    assert page.locator('[data-testid="stMetricValue"]').first.inner_text().endswith("%")
+    pet_share = page.locator('[data-testid="stMetric"]', has_text="Pet share").locator('[data-testid="stMetricValue"]')
+    assert pet_share.inner_text().endswith("%")
     assert page.locator('[data-testid="stDownloadButton"]').count() >= 2
     with page.expect_download() as download:
         page.get_by_text("Download mask").click()

@@ -64,3 +64,47 @@ def test_two_workers_train_and_only_the_chief_writes(tmp_path):
     assert [row["epoch"] for row in read_history(out / "history.csv")] == [1]
     assert json.loads((out / "run.json").read_text())["strategy"]["workers"] == 2
     assert not list(out.glob(".worker-*"))  # the other worker's temporary files are gone
+
+
+@pytest.mark.slow
+def test_killed_worker_then_same_commands_resume_every_epoch_once(tmp_path):
+    import signal
+    import time
+
+    from tests.helpers import write_dataset
+
+    dataset = write_dataset(tmp_path / "pets", count=40)
+    out = tmp_path / "run"
+
+    def start_workers() -> list[subprocess.Popen]:
+        workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+        started = []
+        for index in range(2):
+            env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": "",
+                   "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})}
+            started.append(subprocess.Popen(
+                [sys.executable, "-m", "core", "train", "--data-dir", str(dataset), "--out", str(out), "--preset", "tiny",
+                 "--epochs", "5", "--batch-size", "2"],
+                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))
+        return started
+
+    first = start_workers()
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and len(read_history(out / "history.csv")) < 2:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    first[1].send_signal(signal.SIGKILL)  # a worker dies mid-epoch; the chief cannot go on alone
+    try:
+        first[0].wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        first[0].kill()
+        first[0].wait()
+    before = read_history(out / "history.csv")
+    assert 2 <= len(before) < 5
+    second = start_workers()
+    assert [process.wait(timeout=300) for process in second] == [0, 0]
+    after = read_history(out / "history.csv")
+    assert [row["epoch"] for row in after] == [1, 2, 3, 4, 5]
+    assert after[: len(before)] == before  # finished epochs were resumed from, not trained again
+    assert load_model(out / "model.keras") is not None

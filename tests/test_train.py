@@ -33,8 +33,10 @@ def test_run_folder_has_model_history_and_run_record(trained_tiny_run):
 def test_running_again_with_more_epochs_continues(tmp_path, tiny_dataset):
     args = ["train", "--data-dir", str(tiny_dataset), "--out", str(tmp_path), "--preset", "tiny", "--batch-size", "4"]
     assert main([*args, "--epochs", "1"]) == 0
+    first = read_history(tmp_path / "history.csv")
     assert main([*args, "--epochs", "3"]) == 0
-    assert [row["epoch"] for row in read_history(tmp_path / "history.csv")] == [1, 2, 3]
+    rows = read_history(tmp_path / "history.csv")
+    assert [row["epoch"] for row in rows] == [1, 2, 3] and rows[0] == first[0]
 
 
 def test_changed_settings_are_refused_not_mixed(tmp_path, tiny_dataset, capsys):
@@ -61,10 +63,12 @@ def test_sigkill_mid_epoch_then_same_command_resumes(tmp_path):
     time.sleep(0.3)  # into the next epoch
     process.send_signal(signal.SIGKILL)
     process.wait()
-    done_before = len(read_history(out / "history.csv"))
-    assert 2 <= done_before < 6, "the run should have been killed mid-way"
+    before = read_history(out / "history.csv")
+    assert 2 <= len(before) < 6, "the run should have been killed mid-way"
     subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
-    assert [row["epoch"] for row in read_history(out / "history.csv")] == [1, 2, 3, 4, 5, 6]
+    after = read_history(out / "history.csv")
+    assert [row["epoch"] for row in after] == [1, 2, 3, 4, 5, 6]
+    assert after[: len(before)] == before  # finished epochs were resumed from, not trained again
     assert load_model(out / "model.keras") is not None
 
 

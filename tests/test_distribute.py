@@ -40,12 +40,8 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-@pytest.mark.slow
-def test_two_workers_train_and_only_the_chief_writes(tmp_path):
-    from tests.helpers import write_dataset
-
-    dataset = write_dataset(tmp_path / "pets", count=16)
-    out = tmp_path / "run"
+def start_workers(dataset: Path, out: Path, epochs: int, batch_size: int, capture: bool) -> list[subprocess.Popen]:
+    """Two `python -m core train` workers on 127.0.0.1, each with its own TF_CONFIG."""
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     processes = []
     for index in range(2):
@@ -53,9 +49,21 @@ def test_two_workers_train_and_only_the_chief_writes(tmp_path):
                "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})}
         processes.append(subprocess.Popen(
             [sys.executable, "-m", "core", "train", "--data-dir", str(dataset), "--out", str(out), "--preset", "tiny",
-             "--epochs", "1", "--batch-size", "4"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+             "--epochs", str(epochs), "--batch-size", str(batch_size)],
+            cwd=ROOT, env=env, text=True,
+            stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+            stderr=subprocess.STDOUT if capture else subprocess.DEVNULL,
         ))
+    return processes
+
+
+@pytest.mark.slow
+def test_two_workers_train_and_only_the_chief_writes(tmp_path):
+    from tests.helpers import write_dataset
+
+    dataset = write_dataset(tmp_path / "pets", count=16)
+    out = tmp_path / "run"
+    processes = start_workers(dataset, out, epochs=1, batch_size=4, capture=True)
     outputs = [process.communicate(timeout=300)[0] for process in processes]
     assert [process.returncode for process in processes] == [0, 0], outputs
     assert "MultiWorkerMirroredStrategy, 2 worker(s), 2 replica(s)" in outputs[0] and "(chief)" in outputs[0]
@@ -76,20 +84,7 @@ def test_killed_worker_then_same_commands_resume_every_epoch_once(tmp_path):
     dataset = write_dataset(tmp_path / "pets", count=40)
     out = tmp_path / "run"
 
-    def start_workers() -> list[subprocess.Popen]:
-        workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
-        started = []
-        for index in range(2):
-            env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": "",
-                   "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})}
-            started.append(subprocess.Popen(
-                [sys.executable, "-m", "core", "train", "--data-dir", str(dataset), "--out", str(out), "--preset", "tiny",
-                 "--epochs", "5", "--batch-size", "2"],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            ))
-        return started
-
-    first = start_workers()
+    first = start_workers(dataset, out, epochs=5, batch_size=2, capture=False)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and len(read_history(out / "history.csv")) < 2:
         time.sleep(0.05)
@@ -102,7 +97,7 @@ def test_killed_worker_then_same_commands_resume_every_epoch_once(tmp_path):
         first[0].wait()
     before = read_history(out / "history.csv")
     assert 2 <= len(before) < 5
-    second = start_workers()
+    second = start_workers(dataset, out, epochs=5, batch_size=2, capture=False)
     assert [process.wait(timeout=300) for process in second] == [0, 0]
     after = read_history(out / "history.csv")
     assert [row["epoch"] for row in after] == [1, 2, 3, 4, 5]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from core.data import Pair, find_pairs
 
-SAMPLE_DIR = Path(__file__).resolve().parent.parent / "samples" / "oxford-iiit-pet"
+SAMPLE_DIR = Path(__file__).resolve().parent.parent / "samples" / "pets"
 
 
 def sample_pairs() -> list[Pair]:

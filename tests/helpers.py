@@ -38,16 +38,18 @@ def write_dataset(root: Path, count: int = 12, size: tuple[int, int] = (48, 40))
     return root
 
 
-def jpeg_bytes(image: Image.Image, **options) -> bytes:
+def encode(image: Image.Image, format: str, **options) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", **options)
+    image.save(buffer, format=format, **options)
     return buffer.getvalue()
+
+
+def jpeg_bytes(image: Image.Image, **options) -> bytes:
+    return encode(image, "JPEG", **options)
 
 
 def png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+    return encode(image, "PNG")
 
 
 def assert_trimap(trimap: np.ndarray, size: tuple[int, int]) -> None:
@@ -56,12 +58,6 @@ def assert_trimap(trimap: np.ndarray, size: tuple[int, int]) -> None:
     assert trimap.shape == (height, width), f"mask shape {trimap.shape} != displayed size {(height, width)}"
     assert trimap.dtype == np.uint8
     assert set(np.unique(trimap)) <= {1, 2, 3}, f"unexpected values {np.unique(trimap)}"
-
-
-def _encode(image: Image.Image, format: str, **options) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format=format, **options)
-    return buffer.getvalue()
 
 
 ODD_INPUT_NAMES = [
@@ -75,28 +71,28 @@ def odd_inputs(tmp: Path) -> dict[str, tuple[Path, tuple[int, int] | None]]:
     """The hardening matrix: name -> (file written under `tmp`, displayed size or None if it must be refused)."""
     photo, _ = synthetic_pet(120, 90, seed=7)
     cases: dict[str, tuple[bytes, tuple[int, int] | None]] = {}
-    cases["greyscale.png"] = (_encode(photo.convert("L"), "PNG"), (120, 90))
-    cases["rgba.png"] = (_encode(photo.convert("RGBA"), "PNG"), (120, 90))
-    cases["palette.gif"] = (_encode(photo.convert("P"), "GIF"), (120, 90))
-    cases["cmyk.jpg"] = (_encode(photo.convert("CMYK"), "JPEG"), (120, 90))
+    cases["greyscale.png"] = (encode(photo.convert("L"), "PNG"), (120, 90))
+    cases["rgba.png"] = (encode(photo.convert("RGBA"), "PNG"), (120, 90))
+    cases["palette.gif"] = (encode(photo.convert("P"), "GIF"), (120, 90))
+    cases["cmyk.jpg"] = (encode(photo.convert("CMYK"), "JPEG"), (120, 90))
     sixteen = Image.fromarray(np.asarray(photo.convert("L"), np.uint16) * 257)
-    cases["sixteen_bit.png"] = (_encode(sixteen, "PNG"), (120, 90))
-    cases["photo.webp"] = (_encode(photo, "WEBP"), (120, 90))
-    cases["png_named.jpg"] = (_encode(photo, "PNG"), (120, 90))
+    cases["sixteen_bit.png"] = (encode(sixteen, "PNG"), (120, 90))
+    cases["photo.webp"] = (encode(photo, "WEBP"), (120, 90))
+    cases["png_named.jpg"] = (encode(photo, "PNG"), (120, 90))
     exif = photo.getexif()
     exif[0x0112] = 6
-    cases["exif_rotated.jpg"] = (_encode(photo, "JPEG", exif=exif.tobytes()), (90, 120))
-    cases["tiny_8x8.png"] = (_encode(photo.resize((8, 8)), "PNG"), (8, 8))
-    cases["strip_2000x50.jpg"] = (_encode(photo.resize((2000, 50)), "JPEG"), (2000, 50))
+    cases["exif_rotated.jpg"] = (encode(photo, "JPEG", exif=exif.tobytes()), (90, 120))
+    cases["tiny_8x8.png"] = (encode(photo.resize((8, 8)), "PNG"), (8, 8))
+    cases["strip_2000x50.jpg"] = (encode(photo.resize((2000, 50)), "JPEG"), (2000, 50))
     big = Image.fromarray(np.asarray(photo.resize((6000, 4000), Image.NEAREST)))
-    cases["big_24mp.jpg"] = (_encode(big, "JPEG", quality=80), (6000, 4000))
+    cases["big_24mp.jpg"] = (encode(big, "JPEG", quality=80), (6000, 4000))
     frames = [photo, photo.transpose(Image.FLIP_LEFT_RIGHT)]
-    cases["animated.gif"] = (_encode(frames[0], "GIF", save_all=True, append_images=frames[1:]), (120, 90))
+    cases["animated.gif"] = (encode(frames[0], "GIF", save_all=True, append_images=frames[1:]), (120, 90))
     cases["empty.jpg"] = (b"", None)
     cases["text.jpg"] = (b"just some text, not an image\n" * 3, None)
     cases["page.png"] = (b"<!doctype html><html><body>hello</body></html>", None)
     cases["archive.jpg"] = (b"PK\x03\x04\x14\x00\x00\x00\x08\x00" + bytes(range(256)), None)
-    whole = _encode(photo.resize((600, 400)), "JPEG")
+    whole = encode(photo.resize((600, 400)), "JPEG")
     cases["truncated.jpg"] = (whole[: len(whole) // 3], None)
     cases["bomb.png"] = (bomb_png(60000, 60000), None)
     written: dict[str, tuple[Path, tuple[int, int] | None]] = {}

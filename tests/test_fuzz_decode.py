@@ -10,17 +10,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.imaging import ImageError, Photo
-from tests.helpers import _encode, synthetic_pet
+from tests.helpers import encode, synthetic_pet
 
 EXAMPLES = int(os.environ.get("PETSEG_FUZZ_EXAMPLES", "10000"))
 _photo = synthetic_pet(48, 32, seed=3)[0]
 SEEDS = [
-    _encode(_photo, "JPEG", quality=80),
-    _encode(_photo, "JPEG", quality=80, progressive=True),
-    _encode(_photo, "PNG"),
-    _encode(_photo.convert("P"), "GIF"),
-    _encode(_photo, "WEBP"),
-    _encode(_photo.convert("RGBA"), "PNG"),
+    encode(_photo, "JPEG", quality=80),
+    encode(_photo, "JPEG", quality=80, progressive=True),
+    encode(_photo, "PNG"),
+    encode(_photo.convert("P"), "GIF"),
+    encode(_photo, "WEBP"),
+    encode(_photo.convert("RGBA"), "PNG"),
 ]
 
 

@@ -5,6 +5,7 @@
 Each candidate runs in its own process (so thread settings apply and runs do not share state)
 and prints parameters, GFLOP per image, training images/s, batch inference images/s and
 single-image latency; the table ends with ratios against the reference measured in the same run.
+Inference runs the model as it ships: batch norms folded into the convolutions (core.fold).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ CANDIDATES: dict[str, dict] = {
     "small-160px": {"preset": "small", "overrides": {"input_size": 160}},
     "small-transpose": {"preset": "small", "overrides": {"upsampling": "transpose"}},
     "small-standard-conv": {"preset": "small", "overrides": {"conv": "standard", "max_filters": 128}},
+    "lean": {"preset": "lean"},
+    "lean-bn-unfolded": {"preset": "lean", "fold": False},
     "fast": {"preset": "fast"},
 }
 
@@ -41,6 +44,7 @@ def measure_one(name: str, seconds: float) -> dict:
         tf.config.threading.set_inter_op_parallelism_threads(spec["threads"])
     from bench.measure import gflops_per_image, median_seconds, random_batch, rate
     from core.config import model_config
+    from core.fold import fold_batch_norm
     from core.losses import FocalDiceLoss
     from core.model import build_unet
 
@@ -50,16 +54,17 @@ def measure_one(name: str, seconds: float) -> dict:
     batch = spec.get("batch", 16 if spec["preset"] != "reference" else 8)
     images, masks = random_batch(config.input_size, batch)
     train = rate(lambda: (model.train_on_batch(images, masks), batch)[1], seconds, warmup=2)
-    infer_fn = tf.function(lambda x: model(x, training=False), jit_compile=bool(spec.get("jit")))
+    shipped = fold_batch_norm(model) if spec.get("fold", True) else model  # as scripts/ship_model.sh saves it
+    infer_fn = tf.function(lambda x: shipped(x, training=False), jit_compile=bool(spec.get("jit")))
     infer_images, _ = random_batch(config.input_size, 32)
     infer = rate(lambda: (infer_fn(infer_images), 32)[1], seconds / 2)
     one = infer_images[:1]
     latency = median_seconds(lambda: infer_fn(one).numpy(), repeats=20)
     return {
         "name": name,
-        "parameters": model.count_params(),
-        "model_mb": model.count_params() * 4 / 2**20,
-        "gflops": gflops_per_image(model),
+        "parameters": shipped.count_params(),
+        "model_mb": shipped.count_params() * 4 / 2**20,
+        "gflops": gflops_per_image(shipped),
         "input": config.input_size,
         "train_batch": batch,
         "train_ips": train,

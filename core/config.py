@@ -66,6 +66,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The shipped model: 5 levels (4x4 bottleneck for a whole-pet receptive field), residual
     # blocks with batch norm, depthwise-separable convolutions after the stem, bilinear upsampling.
     "small": dict(base_filters=16, depth=5, max_filters=256, conv="separable", residual=True),
+    # Standard 3x3 convolutions, only 8 filters at full resolution and 5 levels (capped at 128):
+    # oneDNN runs these far faster per FLOP than depthwise kernels, and the batch norms fold into
+    # the convolutions for inference (core.fold), so it runs ~2x faster than `small`.
+    "lean": dict(base_filters=8, depth=5, max_filters=128, batch_norm=True),
     # Narrower still, for quick experiments.
     "fast": dict(base_filters=8, depth=4, max_filters=64, batch_norm=True),
     # A few thousand parameters: unit tests only.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Turn a finished training run into the shipped model files (models/petseg.*), then measure.
+# The best checkpoint is saved with its batch norms folded into the convolutions (core.fold).
 #   bash scripts/ship_model.sh runs/petseg ../shared/data/oxford-iiit-pet
 set -euo pipefail
 run=${1:?run folder}; data=${2:?dataset folder}
@@ -8,8 +9,9 @@ $py - "$run" <<'PY'
 import sys
 from pathlib import Path
 from core.predict import load_model
+from core.fold import fold_batch_norm
 from core.train import save_for_inference
-save_for_inference(load_model(Path(sys.argv[1]) / "model.keras"), Path("models/petseg.keras"))
+save_for_inference(fold_batch_norm(load_model(Path(sys.argv[1]) / "model.keras")), Path("models/petseg.keras"))
 PY
 cp "$run/history.csv" models/petseg.history.csv
 $py -m core evaluate --data-dir "$data" --model models/petseg.keras --json models/petseg.metrics.json --worst 12

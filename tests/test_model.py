@@ -13,7 +13,7 @@ def test_reference_preset_matches_the_report():
     assert any(isinstance(layer, keras.layers.Dropout) and layer.rate == 0.3 for layer in model.layers)
 
 
-@pytest.mark.parametrize("preset", ["small", "fast"])
+@pytest.mark.parametrize("preset", ["small", "lean", "fast"])
 def test_cpu_presets_fit_in_five_megabytes(preset):
     assert build_unet(model_config(preset)).count_params() * 4 < 5 * 2**20
 

@@ -63,10 +63,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The reference report's U-Net: 64 base filters, 4 levels, two 3x3 ReLU convs per level,
     # dropout 0.3, 3x3 stride-2 transposed convolutions, softmax; 34.5M parameters.
     "reference": dict(base_filters=64, depth=4, batch_norm=False, dropout=0.3, upsampling="transpose"),
-    # The shipped model: 5 levels (4x4 bottleneck for a whole-pet receptive field), residual
-    # blocks with batch norm, depthwise-separable convolutions after the stem, bilinear upsampling.
+    # 5 levels (4x4 bottleneck for a whole-pet receptive field), residual blocks with batch norm,
+    # depthwise-separable convolutions after the stem, bilinear upsampling. 59x fewer FLOPs than
+    # the reference, but depthwise kernels are memory-bound on this CPU (bench/RESULTS.md).
     "small": dict(base_filters=16, depth=5, max_filters=256, conv="separable", residual=True),
-    # Standard 3x3 convolutions, only 8 filters at full resolution and 5 levels (capped at 128):
+    # The shipped model. Standard 3x3 convolutions, 8 filters at full resolution, 5 levels (capped at 128):
     # oneDNN runs these far faster per FLOP than depthwise kernels, and the batch norms fold into
     # the convolutions for inference (core.fold), so it runs ~2x faster than `small`.
     "lean": dict(base_filters=8, depth=5, max_filters=128, batch_norm=True),
@@ -75,7 +76,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # A few thousand parameters: unit tests only.
     "tiny": dict(input_size=32, base_filters=4, depth=2, batch_norm=True),
 }
-DEFAULT_PRESET = "small"
+DEFAULT_PRESET = "lean"
 
 
 def model_config(preset: str = DEFAULT_PRESET, **overrides: Any) -> ModelConfig:
@@ -92,7 +93,7 @@ class TrainConfig:
     data_dir: Path = DEFAULT_DATA_DIR
     out_dir: Path = Path("runs/petseg")
     preset: str = DEFAULT_PRESET
-    epochs: int = 30
+    epochs: int = 40
     batch_size: int = 16
     learning_rate: float = 2e-3
     warmup_epochs: int = 1

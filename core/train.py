@@ -12,6 +12,7 @@ import platform
 import shutil
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import keras
@@ -53,12 +54,25 @@ class HistoryWriter(keras.callbacks.Callback):
         write_history(self.path, self.rows)
 
 
+def _deflate_zip(path: Path) -> None:
+    """Re-pack a zip archive with deflate, in place. Keras stores `.keras` members uncompressed;
+    deflate saves about 10% on float weights and Keras reads it back as it is."""
+    with zipfile.ZipFile(path) as source:
+        members = [(info, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w") as target:
+        for info, content in members:
+            info.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(info, content, compresslevel=9)
+
+
 def save_for_inference(model: keras.Model, path: Path) -> None:
-    """Save weights and architecture only (no optimizer state: a third of the size), atomically."""
+    """Save weights and architecture only (no optimizer state: a third of the size), deflated,
+    atomically."""
     copy = keras.Model.from_config(model.get_config())
     copy.set_weights(model.get_weights())
     with atomic_path(path, suffix=".keras") as temporary:
         copy.save(temporary)
+        _deflate_zip(temporary)
 
 
 class BestModelSaver(keras.callbacks.Callback):

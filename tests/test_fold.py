@@ -1,3 +1,5 @@
+import zipfile
+
 import keras
 import numpy as np
 import pytest
@@ -48,4 +50,6 @@ def test_folded_model_saves_and_loads_as_a_plain_petseg_model(tmp_path):
     restored = load_model(tmp_path / "folded.keras")
     images = np.random.default_rng(2).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
     assert restored.name == model.name and batch_norms(restored) == 0
+    with zipfile.ZipFile(tmp_path / "folded.keras") as archive:  # deflated: the shipped file stays under 5 MB
+        assert {info.compress_type for info in archive.infolist()} == {zipfile.ZIP_DEFLATED}
     np.testing.assert_allclose(restored(images).numpy(), model(images, training=False).numpy(), atol=1e-5)

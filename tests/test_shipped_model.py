@@ -3,6 +3,7 @@
 import json
 import re
 
+import keras
 import pytest
 
 from core.config import DEFAULT_MODEL_PATH, MODELS_DIR
@@ -24,7 +25,8 @@ def segmenter():
 
 
 def test_shipped_model_loads_and_is_small(segmenter):
-    assert segmenter.input_size == 128 and segmenter.model.name == "petseg_small"
+    assert segmenter.input_size == 128 and segmenter.model.name == "petseg_lean"
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in segmenter.model.layers), "not folded"
     assert DEFAULT_MODEL_PATH.stat().st_size <= 5 * 2**20
     assert_trimap(segmenter.segment(synthetic_pet(300, 200, seed=0)[0]).trimap, (300, 200))
 

@@ -32,8 +32,9 @@ class ConfigMismatch(RuntimeError):
 
 
 class HistoryWriter(keras.callbacks.Callback):
-    """Rewrites `history.csv` atomically after every epoch; on resume drops rows of epochs that
-    will run again, so each epoch appears exactly once. Must come before `BackupAndRestore`."""
+    """Rewrites `history.csv` atomically after every epoch. On resume it keeps the rows of the
+    checkpointed epochs only: a run killed after writing a row but before its checkpoint trains
+    that epoch again, so each epoch appears exactly once."""
 
     def __init__(self, path: Path) -> None:
         super().__init__()
@@ -42,8 +43,13 @@ class HistoryWriter(keras.callbacks.Callback):
         self._started = 0.0
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
-        if self.rows is None:
-            self.rows = [row for row in read_history(self.path) if row["epoch"] <= epoch]
+        if self.rows is None:  # the first epoch of this session: `epoch` epochs are checkpointed
+            rows = read_history(self.path)
+            self.rows = [row for row in rows if row["epoch"] <= epoch]
+            if epoch:
+                print(f"resuming after epoch {epoch} of {self.params['epochs']}", flush=True)
+            if len(rows) > len(self.rows):
+                print(f"epoch {epoch + 1} ended but was not checkpointed when the run stopped; it runs again", flush=True)
         self._started = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
@@ -76,19 +82,44 @@ def save_for_inference(model: keras.Model, path: Path) -> None:
 
 
 class BestModelSaver(keras.callbacks.Callback):
-    """Saves the model whenever validation loss improves, via a temporary file and a rename."""
+    """Saves the model whenever validation loss improves, via a temporary file and a rename.
+
+    It runs after the checkpoint, so a kill between the two can leave `model.keras` one epoch
+    behind; on resume, if the last checkpointed epoch is the best one, the restored weights are
+    exactly that epoch's and are saved again."""
 
     def __init__(self, path: Path, history_path: Path, monitor: str = "val_loss") -> None:
         super().__init__()
-        self.path, self.monitor = path, monitor
-        best = best_epoch(read_history(history_path), monitor)
-        self.best = best[monitor] if best and path.exists() else math.inf
+        self.path, self.history_path, self.monitor = path, history_path, monitor
+        self.best = math.inf
+
+    def on_train_begin(self, logs=None) -> None:
+        # `BackupAndRestore.on_train_begin`, earlier in the list, sets the checkpointed epoch count.
+        finished = int(getattr(self.model, "_initial_epoch", None) or 0)
+        best = best_epoch([row for row in read_history(self.history_path) if row["epoch"] <= finished], self.monitor)
+        if best is not None:
+            self.best = best[self.monitor]
+            if int(best["epoch"]) == finished:
+                save_for_inference(self.model, self.path)
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         value = (logs or {}).get(self.monitor)
         if value is not None and value < self.best:
             self.best = float(value)
             save_for_inference(self.model, self.path)
+
+
+def resumable_callbacks(out: Path, early_stopping_patience: int) -> list[keras.callbacks.Callback]:
+    """Keras calls every hook in list order, and this order keeps a killed run consistent: each
+    epoch ends by writing its history row, then the checkpoint (the commit point: a rerun resumes
+    after it and drops later rows), then the best model (repaired from the checkpoint on resume)."""
+    history_path = out / "history.csv"
+    return [
+        HistoryWriter(history_path),
+        keras.callbacks.BackupAndRestore(str(out / "backup"), double_checkpoint=True, delete_checkpoint=False),
+        BestModelSaver(out / "model.keras", history_path),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=early_stopping_patience),
+    ]
 
 
 def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int) -> None:
@@ -163,19 +194,13 @@ def train(config: TrainConfig, verbose: int | None = None) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     write_json(run_file, record)
 
-    callbacks = [
-        HistoryWriter(history_path),
-        BestModelSaver(model_path, history_path),
-        keras.callbacks.BackupAndRestore(str(out / "backup"), double_checkpoint=True, delete_checkpoint=False),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.early_stopping_patience),
-    ]
     started = time.perf_counter()
     model.fit(
         train_set,
         validation_data=val_set,
         epochs=config.epochs,
         shuffle=False,  # the tf.data pipeline shuffles
-        callbacks=callbacks,
+        callbacks=resumable_callbacks(out, config.early_stopping_patience),
         verbose=verbose if verbose is not None else (1 if sys.stdout.isatty() else 2),
     )
     rows = read_history(history_path)

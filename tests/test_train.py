@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.history import read_history
+from core.history import read_history, write_history
 from core.predict import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +47,30 @@ def test_changed_settings_are_refused_not_mixed(tmp_path, tiny_dataset, capsys):
     assert "other settings" in capsys.readouterr().err
 
 
+def test_a_row_written_before_the_kill_but_not_checkpointed_is_trained_again(tmp_path, tiny_dataset, capsys):
+    args = ["train", "--data-dir", str(tiny_dataset), "--out", str(tmp_path), "--preset", "tiny", "--batch-size", "4"]
+    assert main([*args, "--epochs", "2"]) == 0
+    rows = read_history(tmp_path / "history.csv")
+    write_history(tmp_path / "history.csv", [*rows, {**rows[-1], "epoch": 3, "val_loss": 0.0}])  # killed before epoch 3's checkpoint
+    capsys.readouterr()
+    assert main([*args, "--epochs", "3"]) == 0
+    printed = capsys.readouterr().out
+    assert "resuming after epoch 2 of 3" in printed and "epoch 3 ended but was not checkpointed" in printed
+    after = read_history(tmp_path / "history.csv")
+    assert after[:2] == rows and after[2]["epoch"] == 3 and after[2]["val_loss"] > 0
+
+
+def test_rerun_saves_the_best_model_a_kill_left_unsaved(tmp_path, tiny_dataset):
+    """Killed after the last epoch's checkpoint but before `model.keras` was written."""
+    args = ["train", "--data-dir", str(tiny_dataset), "--out", str(tmp_path), "--preset", "tiny", "--batch-size", "4", "--epochs", "2"]
+    assert main(args) == 0
+    rows = read_history(tmp_path / "history.csv")
+    write_history(tmp_path / "history.csv", [rows[0], {**rows[1], "val_loss": rows[0]["val_loss"] / 2}])  # epoch 2 is the best
+    (tmp_path / "model.keras").unlink()
+    assert main(args) == 0
+    assert load_model(tmp_path / "model.keras").input_shape == (None, 32, 32, 3)
+
+
 @pytest.mark.slow
 def test_sigkill_mid_epoch_then_same_command_resumes(tmp_path):
     """A real `kill -9` during training: the rerun neither repeats nor loses an epoch."""
@@ -65,10 +90,13 @@ def test_sigkill_mid_epoch_then_same_command_resumes(tmp_path):
     process.wait()
     before = read_history(out / "history.csv")
     assert 2 <= len(before) < 6, "the run should have been killed mid-way"
-    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    rerun = subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=300)
+    checkpointed = int(re.search(r"resuming after epoch (\d+) of 6", rerun.stdout).group(1))
+    # the kill may land after an epoch's history row and before its checkpoint: that one epoch runs again
+    assert checkpointed in (len(before) - 1, len(before))
     after = read_history(out / "history.csv")
     assert [row["epoch"] for row in after] == [1, 2, 3, 4, 5, 6]
-    assert after[: len(before)] == before  # finished epochs were resumed from, not trained again
+    assert after[:checkpointed] == before[:checkpointed]  # checkpointed epochs were resumed from, not trained again
     assert load_model(out / "model.keras") is not None
 
 

@@ -6,7 +6,8 @@ SavedModel signatures (load with `tf.saved_model.load` or TensorFlow Serving):
   float32 [N, S, S, 3].
 - `from_bytes`: `image_bytes` string scalar, one encoded JPEG/PNG/GIF/BMP photo -> `trimap`
   uint8 [H, W] at the photo's own size (stretched to S x S for the model, probabilities resized
-  back bilinearly, then argmax, as `Segmenter` does; EXIF orientation is not applied).
+  back bilinearly, then argmax, as `Segmenter` does; JPEGs decode to Pillow's pixels; EXIF
+  orientation is not applied, nor the reduced-size decoding `Segmenter` uses for large JPEGs).
 TFLite: input float32 [1, S, S, 3] 0..255 -> probabilities [1, S, S, 3]; optionally with
 dynamic-range quantised weights (about 4x smaller).
 """
@@ -39,7 +40,13 @@ def _serving_module(model):
 
         @tf.function(input_signature=[tf.TensorSpec([], tf.string, name="image_bytes")])
         def serve_bytes(self, image_bytes):
-            image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+            # TensorFlow decodes JPEGs with the fast integer DCT by default, about one grey level
+            # off Pillow's; the accurate one gives the Segmenter's pixels exactly.
+            image = tf.cond(
+                tf.io.is_jpeg(image_bytes),
+                lambda: tf.io.decode_jpeg(image_bytes, channels=3, dct_method="INTEGER_ACCURATE"),
+                lambda: tf.io.decode_image(image_bytes, channels=3, expand_animations=False),
+            )
             height_width = tf.shape(image)[:2]
             resized = tf.image.resize(tf.cast(image, tf.float32)[None], (size, size), method="bilinear", antialias=True)
             probabilities = self.model(resized, training=False)

@@ -104,6 +104,9 @@ class TrainConfig:
     seed: int = 1337
     augment: bool = True
     focal_gamma: float = 2.0
+    init_from: Path | None = None
+    """Start from this trained model's weights (same preset, BatchNorm not folded) instead of
+    random ones: fine-tuning, e.g. a last few epochs without augmentation."""
     strategy: str = "auto"
     """tf.distribute strategy: auto (from TF_CONFIG and the GPUs), default, mirrored, multi-worker."""
     model_overrides: dict[str, Any] = field(default_factory=dict)
@@ -115,6 +118,7 @@ class TrainConfig:
         out = dataclasses.asdict(self)
         out["data_dir"] = str(self.data_dir)
         out["out_dir"] = str(self.out_dir)
+        out["init_from"] = str(self.init_from) if self.init_from else None
         return out
 
 

@@ -142,7 +142,7 @@ def _check_resumable(run_file: Path, config: TrainConfig) -> None:
     if not run_file.exists():
         return
     previous = json.loads(run_file.read_text()).get("config", {})
-    keys = ("preset", "batch_size", "learning_rate", "val_size", "limit", "seed", "model_overrides")
+    keys = ("preset", "batch_size", "learning_rate", "val_size", "limit", "seed", "model_overrides", "init_from")
     changed = [key for key in keys if key in previous and previous[key] != config.to_dict()[key]]
     if changed:
         details = ", ".join(f"{key}: {previous[key]!r} -> {config.to_dict()[key]!r}" for key in changed)
@@ -150,6 +150,21 @@ def _check_resumable(run_file: Path, config: TrainConfig) -> None:
             f"{config.out_dir} holds a run started with other settings ({details}); "
             "use the same options to resume, or a new --out to start a new run"
         )
+
+
+def load_initial_weights(model: keras.Model, path: Path) -> None:
+    """Copy a trained model's weights into `model`, refusing a model of another architecture."""
+    from core.predict import load_model
+
+    source = load_model(path)
+    shapes = [tuple(weight.shape) for weight in source.weights]
+    if shapes != [tuple(weight.shape) for weight in model.weights]:
+        raise ConfigMismatch(
+            f"--init-from {path}: its architecture ({source.name}, {source.count_params():,} parameters) differs "
+            f"from the preset's ({model.name}, {model.count_params():,}); pass the --preset it was trained with, "
+            "and a run's model.keras rather than a shipped model (shipping folds BatchNorm into the convolutions)"
+        )
+    model.set_weights(source.get_weights())
 
 
 def train(config: TrainConfig, verbose: int | None = None) -> Path:
@@ -179,6 +194,8 @@ def train(config: TrainConfig, verbose: int | None = None) -> Path:
     with placement.strategy.scope():
         model = build_unet(model_config, name=f"petseg_{config.preset}")
         compile_model(model, config, steps)
+        if config.init_from:  # on resume, BackupAndRestore then loads the checkpoint over these
+            load_initial_weights(model, Path(config.init_from))
     if placement.kind == "MultiWorkerMirroredStrategy":
         prepare_for_multi_worker(model, train_set)
     record = {

@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from core.cli import main
@@ -120,3 +121,20 @@ def test_train_and_evaluate_on_a_damaged_dataset_use_the_good_pairs(tmp_path, ca
     assert record["data"]["train_pairs"] + record["data"]["val_pairs"] == 14 - 3
     assert main(["evaluate", "--data-dir", str(root), "--model", str(out / "model.keras"), "--json", str(tmp_path / "m.json")]) == 0
     assert json.loads((tmp_path / "m.json").read_text())["skipped"]["total"] >= 1
+
+
+def test_init_from_starts_at_a_trained_models_weights(tmp_path, trained_tiny_run, tiny_dataset):
+    source = load_model(trained_tiny_run / "model.keras")
+    args = ["train", "--data-dir", str(tiny_dataset), "--preset", "tiny", "--batch-size", "4", "--epochs", "1"]
+    assert main([*args, "--out", str(tmp_path / "tuned"), "--init-from", str(trained_tiny_run / "model.keras"),
+                 "--learning-rate", "1e-12"]) == 0
+    tuned = load_model(tmp_path / "tuned" / "model.keras")
+    kernels = [(layer.name, layer.kernel) for layer in source.layers if hasattr(layer, "kernel")]
+    assert kernels and all(np.allclose(tuned.get_layer(name).kernel, kernel, atol=1e-6) for name, kernel in kernels)
+
+
+def test_init_from_another_architecture_is_refused(tmp_path, trained_tiny_run, tiny_dataset, capsys):
+    args = ["train", "--data-dir", str(tiny_dataset), "--out", str(tmp_path / "tuned"), "--batch-size", "4", "--epochs", "1"]
+    assert main([*args, "--preset", "fast", "--init-from", str(trained_tiny_run / "model.keras")]) == 2
+    assert "pass the --preset it was trained with" in capsys.readouterr().err
+    assert not (tmp_path / "tuned").exists()

@@ -45,6 +45,24 @@ def _format(value) -> str:
     return f"{value:.6g}"
 
 
+def lineage_history(run_dir: Path) -> list[dict[str, float]]:
+    """The history of the weights a run ends with, across fine-tuning: a run started with
+    `--init-from PARENT/model.keras` continues the parent's lineage up to the parent's best epoch
+    (the weights `model.keras` holds), its own epochs numbered on from there."""
+    import json
+
+    run_dir = Path(run_dir)
+    rows = read_history(run_dir / "history.csv")
+    run_file = run_dir / "run.json"
+    init_from = json.loads(run_file.read_text()).get("config", {}).get("init_from") if run_file.exists() else None
+    if not init_from or not (Path(init_from).parent / "history.csv").exists():
+        return rows
+    parent = lineage_history(Path(init_from).parent)
+    best = best_epoch(parent)
+    parent = parent[: int(best["epoch"])] if best else []
+    return [*parent, *({**row, "epoch": row["epoch"] + len(parent)} for row in rows)]
+
+
 def best_epoch(rows: list[dict[str, float]], monitor: str = "val_loss") -> dict[str, float] | None:
     scored = [row for row in rows if monitor in row]
     return min(scored, key=lambda row: row[monitor]) if scored else None

@@ -11,8 +11,10 @@ from pathlib import Path
 from core.predict import load_model
 from core.fold import fold_batch_norm
 from core.train import save_for_inference
-save_for_inference(fold_batch_norm(load_model(Path(sys.argv[1]) / "model.keras")), Path("models/petseg.keras"))
+from core.history import lineage_history, write_history
+run = Path(sys.argv[1])
+save_for_inference(fold_batch_norm(load_model(run / "model.keras")), Path("models/petseg.keras"))
+write_history(Path("models/petseg.history.csv"), lineage_history(run))  # a fine-tuned run includes its parent's epochs
 PY
-cp "$run/history.csv" models/petseg.history.csv
 $py -m core evaluate --data-dir "$data" --model models/petseg.keras --json models/petseg.metrics.json --worst 12
 ls -l models/

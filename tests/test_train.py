@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.cli import main
-from core.history import read_history, write_history
+from core.history import best_epoch, lineage_history, read_history, write_history
 from core.predict import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,3 +138,15 @@ def test_init_from_another_architecture_is_refused(tmp_path, trained_tiny_run, t
     assert main([*args, "--preset", "fast", "--init-from", str(trained_tiny_run / "model.keras")]) == 2
     assert "pass the --preset it was trained with" in capsys.readouterr().err
     assert not (tmp_path / "tuned").exists()
+
+
+def test_a_fine_tuned_runs_lineage_continues_its_parents_history_to_the_best_epoch(tmp_path, trained_tiny_run, tiny_dataset):
+    tuned = tmp_path / "tuned"
+    assert main(["train", "--data-dir", str(tiny_dataset), "--preset", "tiny", "--batch-size", "4", "--epochs", "2",
+                 "--out", str(tuned), "--init-from", str(trained_tiny_run / "model.keras"), "--no-augment"]) == 0
+    parent, own = read_history(trained_tiny_run / "history.csv"), read_history(tuned / "history.csv")
+    best = int(best_epoch(parent)["epoch"])
+    rows = lineage_history(tuned)
+    assert [row["epoch"] for row in rows] == list(range(1, best + 3))
+    assert rows[:best] == parent[:best] and rows[best:] == [{**row, "epoch": row["epoch"] + best} for row in own]
+    assert lineage_history(trained_tiny_run) == parent

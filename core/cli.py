@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
     train.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET)
     train.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    train.add_argument("--keep", choices=["best", "last"], default=TrainConfig.keep,
+                       help="model.keras holds the epoch with the lowest validation loss, or the last one")
     train.add_argument("--init-from", type=Path, default=None, metavar="MODEL",
                        help="fine-tune: start from a run's model.keras (same preset) instead of random weights")
     train.add_argument("--strategy", choices=["auto", "default", "mirrored", "multi-worker"], default="auto",
@@ -84,6 +86,7 @@ def run_train(args: argparse.Namespace) -> int:
         val_size=args.val_size,
         limit=args.limit,
         augment=not args.no_augment,
+        keep=args.keep,
         init_from=args.init_from,
         strategy=args.strategy,
     )

@@ -104,6 +104,9 @@ class TrainConfig:
     seed: int = 1337
     augment: bool = True
     focal_gamma: float = 2.0
+    keep: str = "best"
+    """Weights the run's `model.keras` holds: `best` (lowest validation loss) or `last` (the end of
+    the schedule: no choice made on the validation set, e.g. for a fixed fine-tuning schedule)."""
     init_from: Path | None = None
     """Start from this trained model's weights (same preset, BatchNorm not folded) instead of
     random ones: fine-tuning, e.g. a last few epochs without augmentation."""

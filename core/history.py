@@ -48,24 +48,30 @@ def _format(value) -> str:
 def lineage_history(run_dir: Path) -> list[dict[str, float]]:
     """The history of the weights a run ends with, across fine-tuning: a run started with
     `--init-from PARENT/model.keras` continues the parent's lineage up to the parent's best epoch
-    (the weights `model.keras` holds), its own epochs numbered on from there."""
+    (or its last, as the parent kept: the weights its `model.keras` holds), its own epochs numbered on from there."""
     import json
 
     run_dir = Path(run_dir)
     rows = read_history(run_dir / "history.csv")
     run_file = run_dir / "run.json"
     init_from = json.loads(run_file.read_text()).get("config", {}).get("init_from") if run_file.exists() else None
-    if not init_from or not (Path(init_from).parent / "history.csv").exists():
+    if not init_from or not (Path(init_from).parent / "run.json").exists():
         return rows
-    parent = lineage_history(Path(init_from).parent)
-    best = best_epoch(parent)
-    parent = parent[: int(best["epoch"])] if best else []
+    parent_dir = Path(init_from).parent
+    parent = lineage_history(parent_dir)
+    kept = kept_epoch(parent, json.loads((parent_dir / "run.json").read_text())["config"].get("keep", "best"))
+    parent = parent[: int(kept["epoch"])] if kept else []
     return [*parent, *({**row, "epoch": row["epoch"] + len(parent)} for row in rows)]
 
 
 def best_epoch(rows: list[dict[str, float]], monitor: str = "val_loss") -> dict[str, float] | None:
     scored = [row for row in rows if monitor in row]
     return min(scored, key=lambda row: row[monitor]) if scored else None
+
+
+def kept_epoch(rows: list[dict[str, float]], keep: str = "best") -> dict[str, float] | None:
+    """The row whose weights a run's `model.keras` holds: lowest validation loss, or the last."""
+    return (rows[-1] if rows else None) if keep == "last" else best_epoch(rows)
 
 
 def overfitting_onset(rows: list[dict[str, float]], window: int = 3) -> int | None:

@@ -21,7 +21,7 @@ from core import data
 from core.config import TrainConfig
 from core.distribute import choose_strategy, prepare_for_multi_worker
 from core.files import atomic_path, write_json
-from core.history import best_epoch, read_history, write_history
+from core.history import best_epoch, kept_epoch, read_history, write_history
 from core.losses import FocalDiceLoss
 from core.metrics import training_metrics
 from core.model import build_unet
@@ -81,35 +81,37 @@ def save_for_inference(model: keras.Model, path: Path) -> None:
         _deflate_zip(temporary)
 
 
-class BestModelSaver(keras.callbacks.Callback):
-    """Saves the model whenever validation loss improves, via a temporary file and a rename.
+class ModelSaver(keras.callbacks.Callback):
+    """Writes `model.keras` (via a temporary file and a rename) with the weights the run keeps:
+    `best`, those of the lowest validation loss so far, or `last`, those of every finished epoch.
 
     It runs after the checkpoint, so a kill between the two can leave `model.keras` one epoch
-    behind; on resume, if the last checkpointed epoch is the best one, the restored weights are
+    behind; on resume, if the last checkpointed epoch is the kept one, the restored weights are
     exactly that epoch's and are saved again."""
 
-    def __init__(self, path: Path, history_path: Path, monitor: str = "val_loss") -> None:
+    def __init__(self, path: Path, history_path: Path, keep: str = "best") -> None:
         super().__init__()
-        self.path, self.history_path, self.monitor = path, history_path, monitor
+        self.path, self.history_path, self.keep = path, history_path, keep
         self.best = math.inf
 
     def on_train_begin(self, logs=None) -> None:
         # `BackupAndRestore.on_train_begin`, earlier in the list, sets the checkpointed epoch count.
         finished = int(getattr(self.model, "_initial_epoch", None) or 0)
-        best = best_epoch([row for row in read_history(self.history_path) if row["epoch"] <= finished], self.monitor)
-        if best is not None:
-            self.best = best[self.monitor]
-            if int(best["epoch"]) == finished:
-                save_for_inference(self.model, self.path)
+        rows = [row for row in read_history(self.history_path) if row["epoch"] <= finished]
+        kept = kept_epoch(rows, self.keep)
+        best = best_epoch(rows)
+        self.best = best["val_loss"] if best else math.inf
+        if kept is not None and int(kept["epoch"]) == finished:
+            save_for_inference(self.model, self.path)
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
-        value = (logs or {}).get(self.monitor)
-        if value is not None and value < self.best:
-            self.best = float(value)
+        value = (logs or {}).get("val_loss", math.inf)
+        if self.keep == "last" or value < self.best:
+            self.best = min(self.best, float(value))
             save_for_inference(self.model, self.path)
 
 
-def resumable_callbacks(out: Path, early_stopping_patience: int) -> list[keras.callbacks.Callback]:
+def resumable_callbacks(out: Path, keep: str, early_stopping_patience: int) -> list[keras.callbacks.Callback]:
     """Keras calls every hook in list order, and this order keeps a killed run consistent: each
     epoch ends by writing its history row, then the checkpoint (the commit point: a rerun resumes
     after it and drops later rows), then the best model (repaired from the checkpoint on resume)."""
@@ -117,7 +119,7 @@ def resumable_callbacks(out: Path, early_stopping_patience: int) -> list[keras.c
     return [
         HistoryWriter(history_path),
         keras.callbacks.BackupAndRestore(str(out / "backup"), double_checkpoint=True, delete_checkpoint=False),
-        BestModelSaver(out / "model.keras", history_path),
+        ModelSaver(out / "model.keras", history_path, keep),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=early_stopping_patience),
     ]
 
@@ -142,7 +144,7 @@ def _check_resumable(run_file: Path, config: TrainConfig) -> None:
     if not run_file.exists():
         return
     previous = json.loads(run_file.read_text()).get("config", {})
-    keys = ("preset", "batch_size", "learning_rate", "val_size", "limit", "seed", "model_overrides", "init_from")
+    keys = ("preset", "batch_size", "learning_rate", "val_size", "limit", "seed", "model_overrides", "init_from", "keep")
     changed = [key for key in keys if key in previous and previous[key] != config.to_dict()[key]]
     if changed:
         details = ", ".join(f"{key}: {previous[key]!r} -> {config.to_dict()[key]!r}" for key in changed)
@@ -217,7 +219,7 @@ def train(config: TrainConfig, verbose: int | None = None) -> Path:
         validation_data=val_set,
         epochs=config.epochs,
         shuffle=False,  # the tf.data pipeline shuffles
-        callbacks=resumable_callbacks(out, config.early_stopping_patience),
+        callbacks=resumable_callbacks(out, config.keep, config.early_stopping_patience),
         verbose=verbose if verbose is not None else (1 if sys.stdout.isatty() else 2),
     )
     rows = read_history(history_path)
@@ -227,6 +229,7 @@ def train(config: TrainConfig, verbose: int | None = None) -> Path:
         epochs_run=len(rows),
         best_epoch=int(best["epoch"]) if best else None,
         best_val_loss=best["val_loss"] if best else None,
+        kept_epoch=int(kept_epoch(rows, config.keep)["epoch"]) if rows else None,
         wall_time_seconds=round(sum(row.get("epoch_seconds", 0.0) for row in rows), 1),
         last_session_seconds=round(time.perf_counter() - started, 1),
     )

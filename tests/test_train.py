@@ -150,3 +150,22 @@ def test_a_fine_tuned_runs_lineage_continues_its_parents_history_to_the_best_epo
     assert [row["epoch"] for row in rows] == list(range(1, best + 3))
     assert rows[:best] == parent[:best] and rows[best:] == [{**row, "epoch": row["epoch"] + best} for row in own]
     assert lineage_history(trained_tiny_run) == parent
+
+
+def test_keep_last_ships_the_final_epochs_weights(tmp_path, tiny_dataset):
+    from core.config import TrainConfig
+    from core.model import build_unet
+    from core.train import compile_model
+
+    args = ["train", "--data-dir", str(tiny_dataset), "--out", str(tmp_path), "--preset", "tiny", "--batch-size", "4", "--epochs", "3"]
+    assert main([*args, "--keep", "last"]) == 0
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["config"]["keep"] == "last" and record["kept_epoch"] == 3
+    final = build_unet(TrainConfig(preset="tiny").model())  # the weights the run ended with, from its checkpoint
+    compile_model(final, TrainConfig(preset="tiny"), 1)
+    final.optimizer.build(final.trainable_variables)
+    final.load_weights(tmp_path / "backup" / "latest.weights.h5")
+    images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    shipped = load_model(tmp_path / "model.keras")
+    assert np.allclose(shipped.predict(images, verbose=0), final.predict(images, verbose=0), atol=1e-5)
+    assert main([*args, "--keep", "best"]) == 2  # a run keeps what it started with

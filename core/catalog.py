@@ -11,8 +11,9 @@ from core.config import DEFAULT_MODEL_PATH, MODELS_DIR
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A `.keras` file and its sidecars: `<stem>.metrics.json` and `<stem>.history.csv` beside a
-    shipped model, or `metrics.json` and `history.csv` in a training run folder."""
+    """A `.keras` file and its sidecars: `<stem>.metrics.json`, `<stem>.history.csv` and
+    `<stem>.run.json` beside a shipped model, or `metrics.json`, `history.csv` and `run.json` in
+    a training run folder."""
 
     path: Path
 
@@ -30,13 +31,20 @@ class ModelEntry:
     def history_path(self) -> Path | None:
         return self._sidecar("history.csv")
 
-    def metrics(self) -> dict | None:
-        """The saved `evaluate` report, or None when there is none or it cannot be read."""
-        path = self._sidecar("metrics.json")
+    def _json_sidecar(self, suffix: str) -> dict | None:
+        path = self._sidecar(suffix)
         try:
             return json.loads(path.read_text()) if path else None
         except (OSError, ValueError):
             return None
+
+    def metrics(self) -> dict | None:
+        """The saved `evaluate` report, or None when there is none or it cannot be read."""
+        return self._json_sidecar("metrics.json")
+
+    def keep(self) -> str:
+        """Which epoch's weights the model holds (`best` or `last`), from its training run record."""
+        return ((self._json_sidecar("run.json") or {}).get("config") or {}).get("keep", "best")
 
     def mtime(self) -> float:
         """Changes when the file is replaced, so caches keyed on it reload the new model."""

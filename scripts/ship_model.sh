@@ -16,5 +16,6 @@ run = Path(sys.argv[1])
 save_for_inference(fold_batch_norm(load_model(run / "model.keras")), Path("models/petseg.keras"))
 write_history(Path("models/petseg.history.csv"), lineage_history(run))  # a fine-tuned run includes its parent's epochs
 PY
+cp "$run/run.json" models/petseg.run.json  # configuration, data summary, machine, wall time
 $py -m core evaluate --data-dir "$data" --model models/petseg.keras --json models/petseg.metrics.json --worst 12
 ls -l models/

@@ -93,6 +93,18 @@ def test_history_page_charts(app_env):
     assert [m.label for m in app.metric][:2] == ["Epochs", "Best epoch"] and app.metric[0].value == "3"
 
 
+def test_history_page_says_when_the_model_holds_its_last_epoch(app_env):
+    from core.history import best_epoch, read_history, write_history
+
+    rows = read_history(app_env / "petseg.history.csv")
+    rows[-1]["val_loss"] = rows[0]["val_loss"] + 1  # the last epoch is not the best
+    write_history(app_env / "petseg.history.csv", rows)
+    assert "holds the weights of its last epoch" not in texts(started("views/history.py"))
+    (app_env / "petseg.run.json").write_text(json.dumps({"config": {"keep": "last"}}))
+    shown = texts(started("views/history.py"))
+    assert f"holds the weights of its last epoch, {len(rows)} " in shown and best_epoch(rows)["epoch"] != len(rows)
+
+
 def test_missing_model_is_explained(app_env):
     (app_env / "petseg.keras").unlink()
     app = started()

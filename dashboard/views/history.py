@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.history import best_epoch, overfitting_onset, read_history
+from core.history import best_epoch, kept_epoch, overfitting_onset, read_history
 from dashboard import state
 from dashboard.charts import history_figure, learning_rate_figure
 
@@ -16,8 +16,9 @@ CHARTS = [("loss", "Loss (focal + Dice)"), ("dice", "Dice"), ("mean_iou", "Mean 
 st.title("Training history")
 choices: dict[str, Path] = {}
 entry = state.selected_model()
-if entry is not None and entry.history_path is not None:
-    choices[f"{entry.label} (selected model)"] = entry.history_path
+model_history = entry.history_path if entry is not None else None
+if model_history is not None:
+    choices[f"{entry.label} (selected model)"] = model_history
 for path in sorted(state.settings().runs_dir.glob("*/history.csv")):
     choices[f"run {path.parent.name}"] = path
 choices["another file…"] = Path()
@@ -29,7 +30,7 @@ follow = st.toggle("Follow a running training (refresh every 10 s)", key="follow
 
 
 @st.fragment(run_every="10s" if follow else None)
-def curves(path: Path) -> None:
+def curves(path: Path, keep: str) -> None:
     if not path.is_file():
         st.warning(f"No history file at {path}. Training writes one to RUN/history.csv after each epoch.")
         return
@@ -45,9 +46,13 @@ def curves(path: Path) -> None:
         cards[1].metric("Best epoch", best_number)
         cards[2].metric("Best val. loss", f"{best['val_loss']:.4f}")
         cards[3].metric("Val. Dice at best", f"{best.get('val_dice', float('nan')):.4f}")
+    kept = kept_epoch(rows, keep)
     st.caption(
         f"{path} — "
         + (f"validation loss starts rising after epoch {onset}." if onset else "no sign of overfitting so far.")
+        + ("" if kept is best else f" The model holds the weights of its last epoch, {int(kept['epoch'])} "
+           f"(validation Dice {kept.get('val_dice', float('nan')):.4f}, loss {kept['val_loss']:.4f}), "
+           "not those of the best epoch.")
     )
     left, right = st.columns(2)
     for index, (metric, title) in enumerate(CHARTS):
@@ -59,4 +64,4 @@ def curves(path: Path) -> None:
         (left if len(CHARTS) % 2 == 0 else right).plotly_chart(learning_rate_figure(rows), key="chart-lr")
 
 
-curves(path)
+curves(path, entry.keep() if path == model_history else "best")

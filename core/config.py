@@ -93,7 +93,7 @@ class TrainConfig:
     data_dir: Path = DEFAULT_DATA_DIR
     out_dir: Path = Path("runs/petseg")
     preset: str = DEFAULT_PRESET
-    epochs: int = 40
+    epochs: int = 60
     batch_size: int = 16
     learning_rate: float = 2e-3
     warmup_epochs: int = 1

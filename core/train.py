@@ -1,6 +1,6 @@
 """Training: wires data, model, loss, metrics and the callbacks that make a run resumable.
 
-A run folder holds `model.keras` (best by validation loss, written atomically), `history.csv`
+A run folder holds `model.keras` (best by validation loss, or the last epoch with `keep="last"`; written atomically), `history.csv`
 (one row per finished epoch), `run.json` (config, data summary, timing) and `backup/` (Keras
 `BackupAndRestore` state). Running the same command again resumes after the last finished epoch.
 """

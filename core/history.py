@@ -45,23 +45,28 @@ def _format(value) -> str:
     return f"{value:.6g}"
 
 
-def lineage_history(run_dir: Path) -> list[dict[str, float]]:
-    """The history of the weights a run ends with, across fine-tuning: a run started with
-    `--init-from PARENT/model.keras` continues the parent's lineage up to the parent's best epoch
-    (or its last, as the parent kept: the weights its `model.keras` holds), its own epochs numbered on from there."""
+def _run_config(run_dir: Path) -> dict | None:
+    """The `config` of a run folder's `run.json`, or None when it has none."""
     import json
 
-    run_dir = Path(run_dir)
-    rows = read_history(run_dir / "history.csv")
-    run_file = run_dir / "run.json"
-    init_from = json.loads(run_file.read_text()).get("config", {}).get("init_from") if run_file.exists() else None
-    if not init_from or not (Path(init_from).parent / "run.json").exists():
+    run_file = Path(run_dir) / "run.json"
+    return json.loads(run_file.read_text()).get("config", {}) if run_file.exists() else None
+
+
+def lineage_history(run_dir: Path) -> list[dict[str, float]]:
+    """The history of the weights a run ends with, across fine-tuning: a run started with
+    `--init-from PARENT/model.keras` continues the parent's lineage up to the epoch whose weights
+    the parent's `model.keras` holds (its best or its last, as it kept), its own epochs numbered on."""
+    rows = read_history(Path(run_dir) / "history.csv")
+    init_from = (_run_config(run_dir) or {}).get("init_from")
+    parent_config = _run_config(Path(init_from).parent) if init_from else None
+    if parent_config is None:
         return rows
     parent_dir = Path(init_from).parent
-    parent = lineage_history(parent_dir)
-    kept = kept_epoch(parent, json.loads((parent_dir / "run.json").read_text())["config"].get("keep", "best"))
-    parent = parent[: int(kept["epoch"])] if kept else []
-    return [*parent, *({**row, "epoch": row["epoch"] + len(parent)} for row in rows)]
+    lineage, own = lineage_history(parent_dir), read_history(parent_dir / "history.csv")
+    kept = kept_epoch(own, parent_config.get("keep", "best"))  # among the parent's own epochs
+    lineage = lineage[: len(lineage) - len(own) + (int(kept["epoch"]) if kept else 0)]
+    return [*lineage, *({**row, "epoch": row["epoch"] + len(lineage)} for row in rows)]
 
 
 def best_epoch(rows: list[dict[str, float]], monitor: str = "val_loss") -> dict[str, float] | None:

@@ -1,8 +1,9 @@
 """Training: wires data, model, loss, metrics and the callbacks that make a run resumable.
 
-A run folder holds `model.keras` (best by validation loss, or the last epoch with `keep="last"`; written atomically), `history.csv`
-(one row per finished epoch), `run.json` (config, data summary, timing) and `backup/` (Keras
-`BackupAndRestore` state). Running the same command again resumes after the last finished epoch.
+A run folder holds `model.keras` (best by validation loss, or the last epoch with `keep="last"`;
+written atomically), `history.csv` (one row per finished epoch), `run.json` (config, data summary,
+timing) and `backup/` (the resume state, `core.checkpoint`). Running the same command again
+resumes after the last checkpointed epoch, whenever the previous run was killed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import keras
 
 from core import data
+from core.checkpoint import EpochCheckpoint
 from core.config import TrainConfig
 from core.distribute import choose_strategy, prepare_for_multi_worker
 from core.files import atomic_path, write_json
@@ -36,27 +38,29 @@ class HistoryWriter(keras.callbacks.Callback):
     checkpointed epochs only: a run killed after writing a row but before its checkpoint trains
     that epoch again, so each epoch appears exactly once."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, finished: int = 0) -> None:
         super().__init__()
-        self.path = path
-        self.rows: list[dict[str, float]] | None = None
+        self.path, self.finished = path, finished
+        self.rows: list[dict[str, float]] = []
         self._started = 0.0
 
+    def on_train_begin(self, logs=None) -> None:
+        rows = read_history(self.path)
+        self.rows = [row for row in rows if row["epoch"] <= self.finished]
+        if self.finished:
+            print(f"resuming after epoch {self.finished} of {self.params['epochs']}", flush=True)
+        if len(rows) > len(self.rows):
+            print(f"epoch {self.finished + 1} ended but was not checkpointed when the run stopped; it runs again",
+                  flush=True)
+
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
-        if self.rows is None:  # the first epoch of this session: `epoch` epochs are checkpointed
-            rows = read_history(self.path)
-            self.rows = [row for row in rows if row["epoch"] <= epoch]
-            if epoch:
-                print(f"resuming after epoch {epoch} of {self.params['epochs']}", flush=True)
-            if len(rows) > len(self.rows):
-                print(f"epoch {epoch + 1} ended but was not checkpointed when the run stopped; it runs again", flush=True)
         self._started = time.perf_counter()
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         row = {"epoch": epoch + 1, **{key: float(value) for key, value in (logs or {}).items()}}
         row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         row["epoch_seconds"] = time.perf_counter() - self._started
-        self.rows = [*(self.rows or []), row]
+        self.rows = [*self.rows, row]
         write_history(self.path, self.rows)
 
 
@@ -89,14 +93,13 @@ class ModelSaver(keras.callbacks.Callback):
     behind; on resume, if the last checkpointed epoch is the kept one, the restored weights are
     exactly that epoch's and are saved again."""
 
-    def __init__(self, path: Path, history_path: Path, keep: str = "best") -> None:
+    def __init__(self, path: Path, history_path: Path, keep: str = "best", finished: int = 0) -> None:
         super().__init__()
-        self.path, self.history_path, self.keep = path, history_path, keep
+        self.path, self.history_path, self.keep, self.finished = path, history_path, keep, finished
         self.best = math.inf
 
     def on_train_begin(self, logs=None) -> None:
-        # `BackupAndRestore.on_train_begin`, earlier in the list, sets the checkpointed epoch count.
-        finished = int(getattr(self.model, "_initial_epoch", None) or 0)
+        finished = self.finished
         rows = [row for row in read_history(self.history_path) if row["epoch"] <= finished]
         kept = kept_epoch(rows, self.keep)
         best = best_epoch(rows)
@@ -111,15 +114,18 @@ class ModelSaver(keras.callbacks.Callback):
             save_for_inference(self.model, self.path)
 
 
-def resumable_callbacks(out: Path, keep: str, early_stopping_patience: int) -> list[keras.callbacks.Callback]:
+def resumable_callbacks(
+    out: Path, checkpoint: EpochCheckpoint, finished: int, keep: str, early_stopping_patience: int
+) -> list[keras.callbacks.Callback]:
     """Keras calls every hook in list order, and this order keeps a killed run consistent: each
     epoch ends by writing its history row, then the checkpoint (the commit point: a rerun resumes
-    after it and drops later rows), then the best model (repaired from the checkpoint on resume)."""
+    after it and drops later rows), then the kept model (repaired from the checkpoint on resume).
+    `finished` is the number of epochs `checkpoint.restore` found."""
     history_path = out / "history.csv"
     return [
-        HistoryWriter(history_path),
-        keras.callbacks.BackupAndRestore(str(out / "backup"), double_checkpoint=True, delete_checkpoint=False),
-        ModelSaver(out / "model.keras", history_path, keep),
+        HistoryWriter(history_path, finished),
+        checkpoint,
+        ModelSaver(out / "model.keras", history_path, keep, finished),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=early_stopping_patience),
     ]
 
@@ -196,10 +202,13 @@ def train(config: TrainConfig, verbose: int | None = None) -> Path:
     with placement.strategy.scope():
         model = build_unet(model_config, name=f"petseg_{config.preset}")
         compile_model(model, config, steps)
-        if config.init_from:  # on resume, BackupAndRestore then loads the checkpoint over these
+        if config.init_from:
             load_initial_weights(model, Path(config.init_from))
     if placement.kind == "MultiWorkerMirroredStrategy":
         prepare_for_multi_worker(model, train_set)
+    checkpoint = EpochCheckpoint(out / "backup")
+    with placement.strategy.scope():
+        finished = checkpoint.restore(model)  # on resume, over the --init-from weights
     record = {
         "config": config.to_dict(),
         "model": {**model_config.to_dict(), "parameters": model.count_params()},
@@ -218,8 +227,9 @@ def train(config: TrainConfig, verbose: int | None = None) -> Path:
         train_set,
         validation_data=val_set,
         epochs=config.epochs,
+        initial_epoch=min(finished, config.epochs),
         shuffle=False,  # the tf.data pipeline shuffles
-        callbacks=resumable_callbacks(out, config.keep, config.early_stopping_patience),
+        callbacks=resumable_callbacks(out, checkpoint, finished, config.keep, config.early_stopping_patience),
         verbose=verbose if verbose is not None else (1 if sys.stdout.isatty() else 2),
     )
     rows = read_history(history_path)

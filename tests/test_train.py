@@ -164,8 +164,121 @@ def test_keep_last_ships_the_final_epochs_weights(tmp_path, tiny_dataset):
     final = build_unet(TrainConfig(preset="tiny").model())  # the weights the run ended with, from its checkpoint
     compile_model(final, TrainConfig(preset="tiny"), 1)
     final.optimizer.build(final.trainable_variables)
-    final.load_weights(tmp_path / "backup" / "latest.weights.h5")
+    final.load_weights(tmp_path / "backup" / "epoch-0003.weights.h5")
     images = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
     shipped = load_model(tmp_path / "model.keras")
     assert np.allclose(shipped.predict(images, verbose=0), final.predict(images, verbose=0), atol=1e-5)
     assert main([*args, "--keep", "best"]) == 2  # a run keeps what it started with
+
+
+def _train_args(data: Path, out: Path, epochs: int) -> list[str]:
+    return ["train", "--data-dir", str(data), "--out", str(out), "--preset", "tiny", "--batch-size", "4",
+            "--epochs", str(epochs)]
+
+
+def test_an_unreadable_resume_state_is_set_aside_and_the_run_resumes_from_the_one_before(tmp_path, tiny_dataset, capsys):
+    assert main(_train_args(tiny_dataset, tmp_path, 2)) == 0
+    rows = read_history(tmp_path / "history.csv")
+    newest = tmp_path / "backup" / "epoch-0002.weights.h5"
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])  # a disk that lost the file's end
+    capsys.readouterr()
+    assert main(_train_args(tiny_dataset, tmp_path, 3)) == 0
+    printed = capsys.readouterr().out
+    assert "epoch-0002.weights.h5 is unreadable" in printed and "set aside as epoch-0002.weights.h5.unreadable" in printed
+    assert "resuming after epoch 1 of 3" in printed and "epoch 2 ended but was not checkpointed" in printed
+    after = read_history(tmp_path / "history.csv")
+    assert [row["epoch"] for row in after] == [1, 2, 3] and after[0] == rows[0]
+    assert sorted(path.name for path in (tmp_path / "backup").iterdir()) == [
+        "epoch-0002.weights.h5", "epoch-0002.weights.h5.unreadable", "epoch-0003.weights.h5"]
+
+
+def test_with_no_readable_resume_state_the_run_starts_over_and_says_so(tmp_path, tiny_dataset, capsys):
+    assert main(_train_args(tiny_dataset, tmp_path, 2)) == 0
+    for state in (tmp_path / "backup").glob("epoch-*.weights.h5"):
+        state.write_bytes(b"\x89HDF\r\n\x1a\n")
+    capsys.readouterr()
+    assert main(_train_args(tiny_dataset, tmp_path, 2)) == 0
+    printed = capsys.readouterr().out
+    assert "no readable resume state is left: training starts from scratch" in printed
+    assert "resuming" not in printed
+    assert [row["epoch"] for row in read_history(tmp_path / "history.csv")] == [1, 2]
+
+
+def test_a_run_from_the_keras_backup_layout_still_resumes(tmp_path, tiny_dataset, capsys):
+    """Runs checkpointed by Keras's BackupAndRestore (before core.checkpoint) resume, then move over."""
+    assert main(_train_args(tiny_dataset, tmp_path, 2)) == 0
+    backup = tmp_path / "backup"
+    (backup / "epoch-0002.weights.h5").rename(backup / "latest.weights.h5")
+    (backup / "epoch-0001.weights.h5").unlink()
+    (backup / "training_metadata.json").write_text(json.dumps({"epoch": 2, "batch": 0}))
+    capsys.readouterr()
+    assert main(_train_args(tiny_dataset, tmp_path, 4)) == 0
+    assert "resuming after epoch 2 of 4" in capsys.readouterr().out
+    assert [row["epoch"] for row in read_history(tmp_path / "history.csv")] == [1, 2, 3, 4]
+    assert sorted(path.name for path in backup.iterdir()) == ["epoch-0003.weights.h5", "epoch-0004.weights.h5"]
+
+
+KILLED_INSIDE_THE_WRITE = """
+import os, sys, time, keras
+marker, epoch_to_break = sys.argv[1], int(sys.argv[2])
+original, calls = keras.Model.save_weights, []
+def save_weights(self, filepath, *args, **kwargs):
+    original(self, filepath, *args, **kwargs)
+    calls.append(filepath)
+    if len(calls) == epoch_to_break:  # stop half-way through writing this epoch's state, then get killed
+        with open(filepath, "r+b") as handle:
+            handle.truncate(os.path.getsize(filepath) // 2)
+        open(marker, "w").write(str(filepath))
+        time.sleep(600)
+keras.Model.save_weights = save_weights
+from core.cli import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_while_the_resume_state_is_being_written_then_same_command_resumes(tmp_path, tiny_dataset):
+    """The kill lands inside the write of epoch 2's resume state: the rerun resumes after epoch 1."""
+    out, marker = tmp_path / "run", tmp_path / "writing"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = _train_args(tiny_dataset, out, 3)
+    process = subprocess.Popen([sys.executable, "-c", KILLED_INSIDE_THE_WRITE, str(marker), "2", *args], cwd=ROOT,
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not marker.exists() and process.poll() is None:
+        time.sleep(0.02)
+    assert marker.exists(), "the run never reached epoch 2's checkpoint"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert [row["epoch"] for row in read_history(out / "history.csv")] == [1, 2]  # the row came before the state
+    rerun = subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert rerun.returncode == 0 and "Traceback" not in rerun.stderr, rerun.stderr[-2000:]
+    assert "resuming after epoch 1 of 3" in rerun.stdout and "epoch 2 ended but was not checkpointed" in rerun.stdout
+    assert [row["epoch"] for row in read_history(out / "history.csv")] == [1, 2, 3]
+    assert sorted(path.name for path in (out / "backup").iterdir()) == ["epoch-0002.weights.h5", "epoch-0003.weights.h5"]
+
+
+@pytest.mark.slow
+def test_sigkills_at_spread_delays_after_an_epochs_row_never_break_resuming(tmp_path, tiny_dataset):
+    """Kill -9 at delays from 0 to 0.3 s after a new history row (the row, state, model window),
+    rerunning the same command each time: every rerun resumes, each epoch is in history.csv once."""
+    out, epochs = tmp_path / "run", 12
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-m", "core", *_train_args(tiny_dataset, out, epochs)]
+    for delay in (0.0, 0.005, 0.01, 0.02, 0.04, 0.08, 0.15, 0.3):
+        seen = len(read_history(out / "history.csv"))
+        log = open(tmp_path / f"kill-{delay}.log", "w")
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(read_history(out / "history.csv")) <= seen and process.poll() is None:
+            time.sleep(0.002)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        log.close()
+        assert "Traceback" not in (tmp_path / f"kill-{delay}.log").read_text()
+    final = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0 and "Traceback" not in final.stderr, final.stderr[-2000:]
+    assert [row["epoch"] for row in read_history(out / "history.csv")] == list(range(1, epochs + 1))
+    assert load_model(out / "model.keras").input_shape == (None, 32, 32, 3)

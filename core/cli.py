@@ -1,22 +1,59 @@
 """Argument parsing and the commands behind `python -m core`.
 
-Every expected failure (missing data, bad model file, bad image, refused download) ends with a
-one-line `error: ...` message and exit status 2, never a traceback.
+Every expected failure (a `core.errors.PetSegError`: missing data, bad model file, bad image,
+refused download, malformed TF_CONFIG, bad option) ends with a one-line `error: ...` message and
+exit status 2, never a traceback. Options are checked before any model is loaded. TensorFlow's
+C++ start-up lines are kept off the terminal unless `--verbose` is given.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from pathlib import Path
+from typing import Iterator
 
 from core.config import DEFAULT_DATA_DIR, DEFAULT_MODEL_PATH, DEFAULT_PRESET, PRESETS, TrainConfig
+from core.distribute import STRATEGIES
+from core.errors import PetSegError
+from core.outputs import FORMATS
 
 EXIT_ERROR = 2
 
 
-class CommandError(Exception):
-    """A failure the user can fix; printed as one line."""
+class CommandError(PetSegError):
+    """A bad combination of options; printed as one line."""
+
+
+@contextlib.contextmanager
+def _stderr_silenced() -> Iterator[None]:
+    """File descriptor 2 on /dev/null. TensorFlow prints some start-up lines (oneDNN, CUDA stub,
+    absl) from C++ before its logging is set up, so `TF_CPP_MIN_LOG_LEVEL` cannot hold them back."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
+def start_tensorflow(verbose: bool) -> None:
+    """Import TensorFlow and initialise its devices quietly (errors raised here still show: the
+    descriptor is restored before Python prints them). Later C++ messages below ERROR are hidden."""
+    if verbose:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _stderr_silenced():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
 
 
 def _add_data_args(parser: argparse.ArgumentParser) -> None:
@@ -27,31 +64,35 @@ def _add_data_args(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="PetSeg: U-Net pet segmentation")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", help="also show TensorFlow's own log lines")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser("train", help="train or resume a run")
+    train = commands.add_parser("train", help="train or resume a run", parents=[common])
     _add_data_args(train)
     train.add_argument("--out", type=Path, required=True, help="run folder (resumes if it exists)")
     train.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     train.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     train.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
     train.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET)
+    train.add_argument("--arch", default="", metavar="FIELD=VALUE,...",
+                       help="override the preset's architecture, e.g. base_filters=16,max_filters=256 (ModelConfig fields)")
     train.add_argument("--no-augment", action="store_true", help="train without augmentation")
     train.add_argument("--keep", choices=["best", "last"], default=TrainConfig.keep,
                        help="model.keras holds the epoch with the lowest validation loss, or the last one")
     train.add_argument("--init-from", type=Path, default=None, metavar="MODEL",
                        help="fine-tune: start from a run's model.keras (same preset) instead of random weights")
-    train.add_argument("--strategy", choices=["auto", "default", "mirrored", "multi-worker"], default="auto",
+    train.add_argument("--strategy", choices=STRATEGIES, default="auto",
                        help="tf.distribute strategy; auto reads TF_CONFIG and counts GPUs")
 
-    evaluate = commands.add_parser("evaluate", help="metrics on the validation split")
+    evaluate = commands.add_parser("evaluate", parents=[common], help="metrics on the validation split")
     _add_data_args(evaluate)
     evaluate.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
     evaluate.add_argument("--json", type=Path, default=None, help="write the metrics as JSON here")
     evaluate.add_argument("--batch-size", type=int, default=32)
     evaluate.add_argument("--worst", type=int, default=0, metavar="N", help="also list the N images with the lowest Dice")
 
-    predict = commands.add_parser("predict", help="segment images or folders of images")
+    predict = commands.add_parser("predict", parents=[common], help="segment images or folders of images")
     predict.add_argument("paths", nargs="+", type=Path, help="image files or folders")
     predict.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
     predict.add_argument("--out", type=Path, required=True, help="output folder")
@@ -60,20 +101,46 @@ def build_parser() -> argparse.ArgumentParser:
                          help="comma-separated outputs: mask (PNG 1/2/3), overlay (PNG), npy (probabilities at model size)")
     predict.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs already exist")
     predict.add_argument("--batch-size", type=int, default=16)
+    predict.add_argument("--shard", default="0/1", metavar="K/N",
+                         help="segment only part K of N (K = 0..N-1) of the inputs, e.g. one per machine of a job array")
 
-    export = commands.add_parser("export", help="export for serving (SavedModel, TFLite)")
+    export = commands.add_parser("export", parents=[common], help="export for serving (SavedModel, TFLite)")
     export.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
     export.add_argument("--format", choices=["savedmodel", "tflite"], required=True)
     export.add_argument("--out", type=Path, required=True, help="SavedModel folder or .tflite file")
     export.add_argument("--quantize", action="store_true", help="TFLite only: dynamic-range quantised weights")
 
-    download = commands.add_parser("download", help="fetch the official Oxford-IIIT Pet archives")
+    download = commands.add_parser("download", parents=[common], help="fetch the official Oxford-IIIT Pet archives")
     download.add_argument("--dest", type=Path, default=DEFAULT_DATA_DIR)
     download.add_argument("--base-url", default=None, help="mirror to download from")
     return parser
 
 
+def parse_overrides(text: str) -> dict:
+    """`base_filters=16,max_filters=256` -> {"base_filters": 16, "max_filters": 256}, typed as `ModelConfig`'s fields."""
+    import dataclasses
+
+    from core.config import ModelConfig
+
+    defaults = {field.name: field.default for field in dataclasses.fields(ModelConfig)}
+    overrides: dict = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, _, value = item.partition("=")
+        if key not in defaults or not value:
+            raise CommandError(f"--arch {item!r}: expected FIELD=VALUE with FIELD one of {', '.join(defaults)}")
+        default = defaults[key]
+        try:
+            overrides[key] = value.lower() in ("1", "true", "yes") if isinstance(default, bool) else type(default)(value)
+        except ValueError:
+            raise CommandError(f"--arch {item!r}: {key} takes a {type(default).__name__}") from None
+    return overrides
+
+
 def run_train(args: argparse.Namespace) -> int:
+    from core.distribute import cluster_config
+
+    cluster_config()  # a malformed TF_CONFIG is refused before anything is loaded
+    start_tensorflow(args.verbose)
     from core.train import train
 
     config = TrainConfig(
@@ -89,13 +156,19 @@ def run_train(args: argparse.Namespace) -> int:
         keep=args.keep,
         init_from=args.init_from,
         strategy=args.strategy,
+        model_overrides=parse_overrides(args.arch),
     )
+    try:
+        config.model()  # an invalid architecture is refused before anything is loaded
+    except ValueError as error:
+        raise CommandError(f"--arch: {error}") from None
     path = train(config)
     print(f"best model: {path}")
     return 0
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    start_tensorflow(args.verbose)
     from core.evaluate import evaluate, format_table
     from core.files import write_json
 
@@ -112,15 +185,18 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from core.bulk import predict_tree
+    formats = tuple(dict.fromkeys(kind.strip() for kind in args.format.split(",")))
+    unknown = [kind for kind in formats if kind not in FORMATS]
+    if unknown:
+        raise CommandError(f"unknown --format {', '.join(unknown)}; choose from {', '.join(FORMATS)} (comma separated)")
+    start_tensorflow(args.verbose)
+    from core.bulk import Shard, predict_tree
     from core.predict import Segmenter
 
+    shard = Shard.parse(args.shard)
     segmenter = Segmenter(args.model)
-    formats = tuple(dict.fromkeys(args.format.split(",")))
-    unknown = [kind for kind in formats if kind not in ("mask", "overlay", "npy")]
-    if unknown:
-        raise CommandError(f"unknown --format {', '.join(unknown)}; choose from mask, overlay, npy (comma separated)")
-    summary = predict_tree(segmenter, args.paths, args.out, sys.stderr, formats, args.overwrite, args.batch_size, args.cleanup)
+    summary = predict_tree(segmenter, args.paths, args.out, sys.stderr, formats, args.overwrite, args.batch_size,
+                           args.cleanup, shard)
     print(
         f"{summary.written} segmented, {summary.skipped_existing} already done (skipped; --overwrite redoes them), "
         f"{len(summary.failed)} failed; {summary.images_per_second:.1f} images/s; outputs in {args.out}"
@@ -139,6 +215,7 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    start_tensorflow(args.verbose)
     from core.export import export_savedmodel, export_tflite
 
     if args.format == "savedmodel":
@@ -159,15 +236,9 @@ COMMANDS = {
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from core.data import DatasetError
-    from core.download import DownloadError
-    from core.imaging import ImageError
-    from core.predict import ModelFileError
-    from core.train import ConfigMismatch
-
     try:
         return COMMANDS[args.command](args)
-    except (CommandError, DatasetError, DownloadError, ImageError, ModelFileError, ConfigMismatch) as error:
+    except PetSegError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core.errors import PetSegError
 from core.imaging import ImageError, Photo, TrimapError, load_trimap, resize_for_model, resize_mask
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 
 
-class DatasetError(RuntimeError):
+class DatasetError(PetSegError, RuntimeError):
     """The dataset folder is missing or holds no usable pair; the message says how to fix it."""
 
 

@@ -9,12 +9,30 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import PetSegError
+
 STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
+TF_CONFIG_HELP = "see https://www.tensorflow.org/guide/distributed_training#setting_up_the_tf_config_environment_variable"
+WORKAROUND_CHECKED_ON = ("3.15.",)
+"""Keras versions whose private trainer functions `prepare_for_multi_worker` was checked against."""
+PATCHED_SIGNATURES = {
+    "reduce_per_replica": ["values", "strategy", "reduction"],
+    "_collective_all_reduce_multi_worker": ["strategy"],
+    "_is_per_replica_instance": ["obj"],
+    "TensorFlowTrainer._symbolic_build": ["self", "iterator", "data_batch"],
+    "TensorFlowTrainer._maybe_symbolic_build": ["self", "iterator", "data_batch"],
+}
+"""What the workaround calls or replaces in `keras.src.backend.tensorflow.trainer`, with its parameters."""
+
+
+class DistributeError(PetSegError, ValueError):
+    """A malformed TF_CONFIG, an unknown strategy, or a Keras the multi-worker workaround does not know."""
 
 
 @dataclass
@@ -41,21 +59,43 @@ class Placement:
 
 
 def cluster_config() -> dict:
+    """TF_CONFIG, checked: valid JSON, and with a cluster, a task that names one of its members."""
     raw = os.environ.get("TF_CONFIG", "")
-    if not raw:
+    if not raw.strip():
         return {}
     try:
-        return json.loads(raw)
-    except ValueError:
-        raise ValueError("TF_CONFIG is not valid JSON; see https://www.tensorflow.org/guide/distributed_training") from None
+        config = json.loads(raw)
+    except ValueError as error:
+        raise DistributeError(f"TF_CONFIG is not valid JSON ({error}); {TF_CONFIG_HELP}") from None
+    if not isinstance(config, dict):
+        raise DistributeError(f"TF_CONFIG must be a JSON object with 'cluster' and 'task'; {TF_CONFIG_HELP}")
+    cluster = config.get("cluster") or {}
+    if not isinstance(cluster, dict) or not all(isinstance(tasks, list) for tasks in cluster.values()):
+        raise DistributeError(f"TF_CONFIG 'cluster' must map task types to lists of host:port; {TF_CONFIG_HELP}")
+    if not cluster:
+        return config
+    task = config.get("task")
+    if not isinstance(task, dict) or "type" not in task or "index" not in task:
+        raise DistributeError(
+            f'TF_CONFIG has a cluster but no task: add "task": {{"type": "worker", "index": N}} for this process; {TF_CONFIG_HELP}'
+        )
+    members = cluster.get(task["type"])
+    if members is None:
+        raise DistributeError(f"TF_CONFIG task type {task['type']!r} is not in the cluster ({', '.join(cluster)})")
+    if not isinstance(task["index"], int) or not 0 <= task["index"] < len(members):
+        raise DistributeError(
+            f"TF_CONFIG task index {task['index']!r} is out of range: the cluster has {len(members)} "
+            f"{task['type']} task(s), so the index must be 0 to {len(members) - 1}"
+        )
+    return config
 
 
 def choose_strategy(name: str = "auto") -> Placement:
+    if name not in STRATEGIES:
+        raise DistributeError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
+    config = cluster_config()
     import tensorflow as tf
 
-    if name not in STRATEGIES:
-        raise ValueError(f"unknown strategy {name!r}; choose one of {', '.join(STRATEGIES)}")
-    config = cluster_config()
     cluster = config.get("cluster", {})
     workers = sum(len(tasks) for kind, tasks in cluster.items() if kind in ("chief", "worker"))
     task = config.get("task", {})
@@ -87,6 +127,7 @@ def prepare_for_multi_worker(model, dataset) -> None:
     import keras
     from keras.src.backend.tensorflow import trainer
 
+    check_keras_internals(trainer, keras.__version__)
     if not getattr(trainer.reduce_per_replica, "petseg_patched", False):
         original = trainer.reduce_per_replica
 
@@ -102,7 +143,30 @@ def prepare_for_multi_worker(model, dataset) -> None:
             return original(values, strategy, reduction)
 
         reduce_per_replica.petseg_patched = True
+        reduce_per_replica.petseg_original = original
         trainer.reduce_per_replica = reduce_per_replica
     with model.distribute_strategy.scope():
         model._symbolic_build(data_batch=next(iter(dataset)))
     model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+
+
+def check_keras_internals(trainer_module: Any, version: str) -> None:
+    """Stop, saying what to do, if this Keras is not one the workaround was checked against or if
+    what it patches has moved or changed its parameters."""
+    advice = ("multi-worker training relies on a workaround for keras-team/keras#20585 "
+              "(core/distribute.py); install the pinned Keras (pip install -r requirements.txt), "
+              "or check whether that issue is fixed in this Keras and update the workaround")
+    if not version.startswith(WORKAROUND_CHECKED_ON):
+        raise DistributeError(f"Keras {version} is not a version checked for this ({', '.join(WORKAROUND_CHECKED_ON)}x): {advice}")
+    for dotted, expected in PATCHED_SIGNATURES.items():
+        target: Any = trainer_module
+        for part in dotted.split("."):
+            target = getattr(target, part, None)
+        original = getattr(target, "petseg_original", target)
+        if not callable(original):
+            raise DistributeError(f"Keras {version} has no {dotted} any more: {advice}")
+        parameters = list(inspect.signature(original).parameters)
+        if parameters != expected:
+            raise DistributeError(
+                f"Keras {version} changed {dotted}({', '.join(parameters)}), expected ({', '.join(expected)}): {advice}"
+            )

@@ -20,13 +20,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TextIO
 
-from core.progress import Progress
+from tqdm import tqdm
+
+from core.errors import PetSegError
+
 
 BASE_URL = "https://www.robots.ox.ac.uk/~vgg/data/pets/data/"
 CHUNK = 1 << 20
 
 
-class DownloadError(RuntimeError):
+class DownloadError(PetSegError, RuntimeError):
     """A download or extraction that was refused or failed; nothing unsafe was written."""
 
 
@@ -69,7 +72,9 @@ def fetch(url: str, target: Path, stream: TextIO, timeout: float = 60.0) -> None
         resumed = response.status == 206
         length = response.headers.get("Content-Length")
         total = (int(length) + (have if resumed else 0)) if length else None
-        progress = Progress(target.name.removesuffix(".part"), stream, total, have if resumed else 0)
+        progress = tqdm(desc=target.name.removesuffix(".part"), total=total, initial=have if resumed else 0, file=stream,
+                        unit="B", unit_scale=True, unit_divisor=1024, mininterval=0.5, dynamic_ncols=True,
+                        disable=None)
         try:
             with open(target, "ab" if resumed else "wb") as out:
                 for chunk in iter(lambda: response.read(CHUNK), b""):

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.config import NUM_CLASSES
+from core.errors import PetSegError
 
 MAX_PIXELS = 64_000_000
 """Largest image accepted (64 megapixels); bigger ones are refused before decoding."""
@@ -39,7 +40,7 @@ CLASS_COLOURS = np.array(
 )
 
 
-class ImageError(ValueError):
+class ImageError(PetSegError, ValueError):
     """A file or upload that cannot be used as a photo; the message says why."""
 
 

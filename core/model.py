@@ -20,13 +20,13 @@ def _conv(config: ModelConfig, filters: int, first: bool, name: str) -> layers.L
     )
 
 
-def _block(x, config: ModelConfig, filters: int, name: str, first: bool = False):
+def _block(x, config: ModelConfig, filters: int, name: str, first: bool = False, synchronized: bool = False):
     """Two 3x3 convolutions with ReLU (and batch norm); optionally a residual shortcut."""
     shortcut = x
     for index in (1, 2):
         x = _conv(config, filters, first and index == 1, f"{name}_conv{index}")(x)
         if config.batch_norm:
-            x = layers.BatchNormalization(name=f"{name}_bn{index}")(x)
+            x = layers.BatchNormalization(synchronized=synchronized, name=f"{name}_bn{index}")(x)
         if not (config.residual and index == 2):
             x = layers.ReLU(name=f"{name}_relu{index}")(x)
     if config.residual:
@@ -42,23 +42,26 @@ def _upsample(x, config: ModelConfig, filters: int, name: str):
     return layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_up")(x)
 
 
-def build_unet(config: ModelConfig, name: str = "petseg_unet") -> keras.Model:
+def build_unet(config: ModelConfig, name: str = "petseg_unet", synchronized_batch_norm: bool = False) -> keras.Model:
+    """`synchronized_batch_norm`: batch statistics over all replicas of a distribution strategy,
+    so training on several replicas matches one replica on the same global batch."""
+    sync = synchronized_batch_norm
     inputs = keras.Input((config.input_size, config.input_size, 3), name="image")
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
     skips = []
     for level in range(config.depth):
-        x = _block(x, config, config.filters_at(level), f"enc{level}", first=level == 0)
+        x = _block(x, config, config.filters_at(level), f"enc{level}", first=level == 0, synchronized=sync)
         skips.append(x)
         x = layers.MaxPooling2D(2, name=f"enc{level}_pool")(x)
         if config.dropout:
             x = layers.Dropout(config.dropout, name=f"enc{level}_drop")(x)
-    x = _block(x, config, config.filters_at(config.depth), "bottleneck")
+    x = _block(x, config, config.filters_at(config.depth), "bottleneck", synchronized=sync)
     for level in reversed(range(config.depth)):
         filters = config.filters_at(level)
         x = _upsample(x, config, filters, f"dec{level}")
         x = layers.Concatenate(name=f"dec{level}_concat")([x, skips[level]])
         if config.dropout:
             x = layers.Dropout(config.dropout, name=f"dec{level}_drop")(x)
-        x = _block(x, config, filters, f"dec{level}")
+        x = _block(x, config, filters, f"dec{level}", synchronized=sync)
     outputs = layers.Conv2D(config.num_classes, 1, activation="softmax", dtype="float32", name="classes")(x)
     return keras.Model(inputs, outputs, name=name)

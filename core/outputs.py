@@ -4,17 +4,45 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections import Counter
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from core.imaging import png_bytes
-from core.predict import Segmentation
+
+if TYPE_CHECKING:  # importing core.predict would load TensorFlow, which the CLI does only after checking options
+    from core.predict import Segmentation
 
 FORMATS = ("mask", "overlay", "npy")
 """mask: `<stem>_mask.png`, single channel, values 1/2/3, the photo's size;
 overlay: `<stem>_overlay.png`; npy: `<stem>_probs.npy`, (S, S, 3) float32 class probabilities
 at the model's input size."""
 SUFFIXES = {"mask": "_mask.png", "overlay": "_overlay.png", "npy": "_probs.npy"}
+
+
+def output_stems(names: Sequence[str]) -> list[str]:
+    """The stem each input's outputs are named after, for inputs whose outputs share a folder (or a ZIP).
+
+    A file's own stem (`cat.jpg` -> `cat_mask.png`), unless another input there has the same stem:
+    then all of them use their whole name (`cat.jpg_mask.png`, `cat.png_mask.png`). It depends only
+    on the set of names, so a rerun over the same files finds the same outputs. Names in a folder
+    are unique; uploads may repeat one, and a repeated name is numbered in order (`cat.jpg (2)`)."""
+    stems = [PurePath(name).stem for name in names]
+    while True:
+        counts = Counter(stems)
+        clashing = [index for index, stem in enumerate(stems) if counts[stem] > 1 and stem != names[index]]
+        if not clashing:
+            break
+        for index in clashing:
+            stems[index] = names[index]
+    seen: Counter[str] = Counter()
+    for index, stem in enumerate(stems):
+        seen[stem] += 1
+        if seen[stem] > 1:
+            stems[index] = f"{stem} ({seen[stem]})"
+    return stems
 
 
 def output_names(stem: str, formats: tuple[str, ...] = ("mask", "overlay")) -> list[str]:
@@ -39,7 +67,7 @@ def output_files(
 
 
 def zip_outputs(results: dict[str, Segmentation], overlay_alpha: float = 0.5) -> bytes:
-    """All output files of several photos in one ZIP archive."""
+    """All output files of several photos in one ZIP archive, keyed by output stem (`output_stems`)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for stem, result in results.items():

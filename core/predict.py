@@ -21,12 +21,13 @@ from PIL import Image
 
 from core import imaging
 from core.config import DEFAULT_MODEL_PATH, NUM_CLASSES
+from core.errors import PetSegError
 from core.imaging import ImageError, ImageSource, Photo
 
 BACKGROUND_VALUE = 2
 
 
-class ModelFileError(RuntimeError):
+class ModelFileError(PetSegError, RuntimeError):
     """A model file that is missing, unreadable or not a PetSeg model; the message says the fix."""
 
 

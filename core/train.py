@@ -22,6 +22,7 @@ from core import data
 from core.checkpoint import EpochCheckpoint
 from core.config import TrainConfig
 from core.distribute import choose_strategy, prepare_for_multi_worker
+from core.errors import PetSegError
 from core.files import atomic_path, write_json
 from core.history import best_epoch, kept_epoch, read_history, write_history
 from core.losses import FocalDiceLoss
@@ -29,7 +30,7 @@ from core.metrics import training_metrics
 from core.model import build_unet
 
 
-class ConfigMismatch(RuntimeError):
+class ConfigMismatch(PetSegError, RuntimeError):
     """An existing run folder was started with other settings."""
 
 
@@ -199,13 +200,15 @@ def train(config: TrainConfig, verbose: int | None = None) -> Path:
     val_set = data.make_dataset(split.val, config.batch_size, training=False)
     steps = max(1, len(split.train) // config.batch_size)  # the training set drops its last partial batch
 
+    keras.utils.set_random_seed(config.seed)  # the same initial weights for a rerun and on every worker
     with placement.strategy.scope():
-        model = build_unet(model_config, name=f"petseg_{config.preset}")
+        replicas = placement.strategy.num_replicas_in_sync
+        model = build_unet(model_config, name=f"petseg_{config.preset}", synchronized_batch_norm=replicas > 1)
         compile_model(model, config, steps)
         if config.init_from:
             load_initial_weights(model, Path(config.init_from))
     if placement.kind == "MultiWorkerMirroredStrategy":
-        prepare_for_multi_worker(model, train_set)
+        prepare_for_multi_worker(model, val_set)  # not the training set: a first iterator would advance its shuffle
     checkpoint = EpochCheckpoint(out / "backup")
     with placement.strategy.scope():
         finished = checkpoint.restore(model)  # on resume, over the --init-from weights

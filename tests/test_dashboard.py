@@ -124,3 +124,16 @@ def test_model_with_wrong_shapes_is_explained(app_env):
     keras.Model(inputs, keras.layers.Conv2D(2, 1, activation="softmax")(inputs)).save(app_env / "petseg.keras")
     app = started()
     assert any("cannot be loaded" in e.value and "expected output" in e.value for e in app.error)
+
+
+def test_same_stem_uploads_each_get_their_own_downloads_and_the_zip(app_env):
+    """x.jpg and x.png used to share one result slot: no ZIP button, two of four downloads lost."""
+    app = started()
+    photos = [("x.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg"),
+              ("x.png", jpeg_bytes(synthetic_pet(40, 40, seed=2)[0]), "image/png")]
+    app.file_uploader(key="uploads").set_value(photos).run()
+    assert not app.exception, app.exception
+    labels = [button.label for button in app.get("download_button")]
+    assert labels.count("Download mask") == 2 and "Download all 2 results (ZIP)" in labels
+    urls = [button.proto.url for button in app.get("download_button")]
+    assert len(set(urls)) == len(urls)  # five distinct files

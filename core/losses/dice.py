@@ -10,13 +10,20 @@ from core.losses._labels import one_hot_labels, serialisable
 SMOOTH = 1.0
 
 
+def dice_sums(y_true, y_pred, axis=None):
+    """The sums soft Dice is made of: (sum(y * p), sum(y) + sum(p))."""
+    one_hot = one_hot_labels(y_true, y_pred.shape[-1], y_pred.dtype)
+    return ops.sum(one_hot * y_pred, axis=axis), ops.sum(one_hot, axis=axis) + ops.sum(y_pred, axis=axis)
+
+
+def dice_from_sums(intersection, total, smooth: float = SMOOTH):
+    return (2.0 * intersection + smooth) / (total + smooth)
+
+
 def soft_dice(y_true, y_pred, smooth: float = SMOOTH, axis=None):
     """(2 * sum(y * p) + smooth) / (sum(y) + sum(p) + smooth), pooled over the whole batch
     (`axis=None`, as in training) or per image (`axis=(1, 2, 3)`)."""
-    one_hot = one_hot_labels(y_true, y_pred.shape[-1], y_pred.dtype)
-    intersection = ops.sum(one_hot * y_pred, axis=axis)
-    total = ops.sum(one_hot, axis=axis) + ops.sum(y_pred, axis=axis)
-    return (2.0 * intersection + smooth) / (total + smooth)
+    return dice_from_sums(*dice_sums(y_true, y_pred, axis), smooth)
 
 
 def dice_loss(y_true, y_pred, smooth: float = SMOOTH):

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from core.imaging import CLASS_COLOURS, ImageError, preview
-from core.outputs import output_files, zip_outputs
+from core.outputs import output_files, output_stems, zip_outputs
 from core.sample import sample_pairs
 from dashboard import state
 
@@ -47,9 +45,9 @@ if not items:
     st.stop()
 
 progress = st.progress(0.0, text="Segmenting…") if len(items) > 1 else None
+stems = output_stems([name for name, _ in items])  # the CLI's naming rule: same-stem photos keep their extension
 done: dict[str, object] = {}
-for index, (name, data) in enumerate(items):
-    stem = Path(name).stem
+for index, ((name, data), stem) in enumerate(zip(items, stems)):
     st.subheader(name)
     try:
         result = state.segment(data, cleanup)

@@ -31,6 +31,11 @@ CANDIDATES: dict[str, dict] = {
     "lean": {"preset": "lean"},
     "lean-bn-unfolded": {"preset": "lean", "fold": False},
     "fast": {"preset": "fast"},
+    # Quality-tier candidates (issue 13): wider at full resolution and/or deeper.
+    "lean-w8m512": {"preset": "lean", "overrides": {"max_filters": 512}},
+    "lean-w12m384": {"preset": "lean", "overrides": {"base_filters": 12, "max_filters": 384}},
+    "lean-w16m256": {"preset": "lean", "overrides": {"base_filters": 16, "max_filters": 256}},
+    "lean-w16m256-bf16": {"preset": "lean", "overrides": {"base_filters": 16, "max_filters": 256}, "policy": "mixed_bfloat16"},
 }
 
 
@@ -39,6 +44,10 @@ def measure_one(name: str, seconds: float) -> dict:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
 
+    if spec.get("policy"):
+        import keras
+
+        keras.mixed_precision.set_global_policy(spec["policy"])
     if spec.get("threads"):
         tf.config.threading.set_intra_op_parallelism_threads(spec["threads"])
         tf.config.threading.set_inter_op_parallelism_threads(spec["threads"])

@@ -28,6 +28,7 @@ from core.files import write_bytes
 from core.imaging import ImageError
 from core.outputs import output_files, output_names, output_stems
 from core.predict import Segmenter
+from core.render import CutoutOptions
 
 
 class ShardError(PetSegError, ValueError):
@@ -122,6 +123,7 @@ def predict_tree(
     batch_size: int = 16,
     cleanup: bool = False,
     shard: Shard = Shard(),
+    cutout: CutoutOptions = CutoutOptions(),
 ) -> BulkSummary:
     summary = BulkSummary()
     destinations: dict[Path, Planned] = {}
@@ -154,7 +156,7 @@ def predict_tree(
             summary.failed.append(str(file))
             progress.write(f"error: {result}", file=stream)
             continue
-        files = output_files(item.stem, result, formats=formats)
+        files = output_files(item.stem, result, formats=formats, cutout=cutout)
         _remove_interrupted_writes(item.folder, list(files))
         for name, payload in files.items():
             write_bytes(item.folder / name, payload)

@@ -18,7 +18,9 @@ from typing import Iterator
 from core.config import DEFAULT_DATA_DIR, DEFAULT_MODEL_PATH, DEFAULT_PRESET, PRESETS, TrainConfig
 from core.distribute import STRATEGIES
 from core.errors import PetSegError
+from core.matte import REFINE_LEVELS
 from core.outputs import FORMATS
+from core.render import Background, CutoutOptions
 
 EXIT_ERROR = 2
 
@@ -98,7 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", type=Path, required=True, help="output folder")
     predict.add_argument("--cleanup", action="store_true", help="keep only the largest connected pet region")
     predict.add_argument("--format", default="mask,overlay",
-                         help="comma-separated outputs: mask (PNG 1/2/3), overlay (PNG), npy (probabilities at model size)")
+                         help="comma-separated outputs: mask (PNG 1/2/3), overlay (PNG), npy (probabilities at model "
+                              "size), cutout (the pet cut out, PNG), alpha (the matte, 8-bit PNG)")
+    predict.add_argument("--refine", choices=REFINE_LEVELS, default="matting",
+                         help="cut-out and alpha edges: fast (upscaled prediction) or matting (alpha matting on the photo)")
+    predict.add_argument("--background", default="transparent", metavar="transparent|blur|#RRGGBB|IMAGE",
+                         help="what the cut-out is placed on (default transparent: an RGBA PNG)")
+    predict.add_argument("--crop", action="store_true", help="crop the cut-out to the pet (plus a margin)")
     predict.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs already exist")
     predict.add_argument("--batch-size", type=int, default=16)
     predict.add_argument("--shard", default="0/1", metavar="K/N",
@@ -189,6 +197,7 @@ def run_predict(args: argparse.Namespace) -> int:
     unknown = [kind for kind in formats if kind not in FORMATS]
     if unknown:
         raise CommandError(f"unknown --format {', '.join(unknown)}; choose from {', '.join(FORMATS)} (comma separated)")
+    cutout = CutoutOptions(args.refine, Background.parse(args.background), args.crop)
     start_tensorflow(args.verbose)
     from core.bulk import Shard, predict_tree
     from core.predict import Segmenter
@@ -196,7 +205,7 @@ def run_predict(args: argparse.Namespace) -> int:
     shard = Shard.parse(args.shard)
     segmenter = Segmenter(args.model)
     summary = predict_tree(segmenter, args.paths, args.out, sys.stderr, formats, args.overwrite, args.batch_size,
-                           args.cleanup, shard)
+                           args.cleanup, shard, cutout)
     print(
         f"{summary.written} segmented, {summary.skipped_existing} already done (skipped; --overwrite redoes them), "
         f"{len(summary.failed)} failed; {summary.images_per_second:.1f} images/s; outputs in {args.out}"

@@ -192,9 +192,14 @@ def trimap_png(trimap: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+FAST_PNG_PIXELS = 2_000_000
+"""Pictures larger than this are PNG-encoded at zlib level 1: a 12 MP RGBA cut-out in 1.4 s instead
+of 5.6 s at the default level 6, for files about 13% larger (measured, bench/RESULTS.md)."""
+
+
 def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
+    image.save(buffer, format="PNG", compress_level=1 if image.width * image.height > FAST_PNG_PIXELS else 6)
     return buffer.getvalue()
 
 

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import zipfile
 from collections import Counter
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
+from core import render
 from core.imaging import png_bytes
+from core.matte import Matte, compute_matte
+from core.render import CutoutOptions
 
 if TYPE_CHECKING:  # importing core.predict would load TensorFlow, which the CLI does only after checking options
     from core.predict import Segmentation
 
-FORMATS = ("mask", "overlay", "npy")
+FORMATS = ("mask", "overlay", "npy", "cutout", "alpha")
 """mask: `<stem>_mask.png`, single channel, values 1/2/3, the photo's size;
 overlay: `<stem>_overlay.png`; npy: `<stem>_probs.npy`, (S, S, 3) float32 class probabilities
-at the model's input size."""
-SUFFIXES = {"mask": "_mask.png", "overlay": "_overlay.png", "npy": "_probs.npy"}
+at the model's input size; cutout: `<stem>_cutout.png`, the pet cut out (RGBA when the
+background is transparent), the photo's size unless cropped; alpha: `<stem>_alpha.png`, the
+matte, 8-bit 0 (background) .. 255 (pet), the photo's size."""
+SUFFIXES = {"mask": "_mask.png", "overlay": "_overlay.png", "npy": "_probs.npy", "cutout": "_cutout.png",
+            "alpha": "_alpha.png"}
 
 
 def output_stems(names: Sequence[str]) -> list[str]:
@@ -55,22 +62,51 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def output_files(
-    stem: str, result: Segmentation, overlay_alpha: float = 0.5, formats: tuple[str, ...] = ("mask", "overlay")
-) -> dict[str, bytes]:
+def output_makers(
+    stem: str,
+    result: Segmentation,
+    overlay_alpha: float = 0.5,
+    formats: tuple[str, ...] = ("mask", "overlay"),
+    cutout: CutoutOptions = CutoutOptions(),
+    matte: Matte | None = None,
+) -> dict[str, Callable[[], bytes]]:
+    """For each file of `formats`, by file name, a function that encodes it (so a download can be
+    encoded only when it is asked for). The matte (`matte`, if already computed for `cutout.refine`)
+    is computed at most once, and only for a cut-out or alpha file."""
+    matte_once = functools.cache(
+        lambda: matte if matte is not None else compute_matte(result.photo.rgb, result.probabilities, cutout.refine)
+    )
     makers = {
         "mask": result.mask_png,
         "overlay": lambda: png_bytes(result.overlay(overlay_alpha)),
         "npy": lambda: _npy_bytes(result.probabilities),
+        "cutout": lambda: png_bytes(render.cutout(result.photo.rgb, matte_once(), cutout.background, cutout.crop)),
+        "alpha": lambda: png_bytes(render.alpha_image(matte_once())),
     }
-    return {stem + SUFFIXES[kind]: makers[kind]() for kind in formats}
+    return {stem + SUFFIXES[kind]: makers[kind] for kind in formats}
 
 
-def zip_outputs(results: dict[str, Segmentation], overlay_alpha: float = 0.5) -> bytes:
+def output_files(
+    stem: str,
+    result: Segmentation,
+    overlay_alpha: float = 0.5,
+    formats: tuple[str, ...] = ("mask", "overlay"),
+    cutout: CutoutOptions = CutoutOptions(),
+) -> dict[str, bytes]:
+    """The files of `formats` for one photo, encoded, by file name."""
+    return {name: make() for name, make in output_makers(stem, result, overlay_alpha, formats, cutout).items()}
+
+
+def zip_outputs(
+    results: dict[str, Segmentation],
+    overlay_alpha: float = 0.5,
+    formats: tuple[str, ...] = ("mask", "overlay"),
+    cutout: CutoutOptions = CutoutOptions(),
+) -> bytes:
     """All output files of several photos in one ZIP archive, keyed by output stem (`output_stems`)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for stem, result in results.items():
-            for name, payload in output_files(stem, result, overlay_alpha).items():
+            for name, payload in output_files(stem, result, overlay_alpha, formats, cutout).items():
                 archive.writestr(name, payload)
     return buffer.getvalue()

@@ -10,6 +10,7 @@ from core import gallery
 from core.catalog import ModelEntry, list_models, preset_of
 from core.config import AppConfig
 from core.evaluate import ImageResult, score_images
+from core.matte import Matte, compute_matte
 from core.predict import ModelFileError, Segmentation, Segmenter
 
 
@@ -109,3 +110,15 @@ def model_panel() -> None:
         sidebar.caption(f"On {metrics.get('images', '?')} validation images (reference protocol).")
     else:
         sidebar.caption("No validation metrics saved beside this model.")
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _matte(path: str, mtime: float, data: bytes, cleanup: bool, refine: str) -> Matte:
+    result = _segment(path, mtime, data, cleanup)
+    return compute_matte(result.photo.rgb, result.probabilities, refine)
+
+
+def matte(data: bytes, cleanup: bool, refine: str) -> Matte:
+    """The alpha matte of an uploaded photo, once per photo and refinement (cached)."""
+    entry = selected_model()
+    return _matte(str(entry.path), entry.mtime(), data, cleanup, refine)

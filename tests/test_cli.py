@@ -39,9 +39,9 @@ def test_every_expected_failure_derives_from_one_base_class():
 def test_an_unknown_format_is_refused_before_the_model_is_loaded(tmp_path, capsys):
     missing_model = tmp_path / "no_such_model.keras"
     assert main(["predict", str(tmp_path), "--model", str(missing_model), "--out", str(tmp_path / "o"),
-                 "--format", "mask,cutout"]) == 2
+                 "--format", "mask,sticker"]) == 2
     err = capsys.readouterr().err
-    assert err == "error: unknown --format cutout; choose from mask, overlay, npy (comma separated)\n"
+    assert err == "error: unknown --format sticker; choose from mask, overlay, npy, cutout, alpha (comma separated)\n"
 
 
 @pytest.mark.parametrize(("tf_config", "message"), [

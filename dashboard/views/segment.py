@@ -4,13 +4,46 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.imaging import CLASS_COLOURS, ImageError, preview
-from core.outputs import output_files, output_stems, zip_outputs
+from core import render
+from core.imaging import CLASS_COLOURS, ImageError, Photo, preview
+from core.outputs import output_makers, output_stems, zip_outputs
+from core.render import Background, CutoutOptions
 from core.sample import sample_pairs
 from dashboard import state
 
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"]
 VIEWS = ["Side by side", "Overlay", "Mask", "Cut-out"]
+REFINE_LABELS = {"Matting (fur, 0.1-2 s)": "matting", "Fast": "fast"}
+BACKGROUNDS = ["Transparent", "Colour", "Blurred photo", "Image"]
+DOWNLOAD_FORMATS = ("mask", "overlay", "cutout", "alpha")
+DOWNLOAD_LABELS = {"mask": "Download mask", "overlay": "Download overlay", "cutout": "Download cut-out",
+                   "alpha": "Download alpha"}
+
+
+def cutout_controls() -> CutoutOptions:
+    """Refinement, background and crop of the cut-out view."""
+    columns = st.columns([2, 2, 1])
+    refine_label = columns[0].segmented_control(
+        "Refine edges", list(REFINE_LABELS), default=next(iter(REFINE_LABELS)), key="refine",
+        help="Matting solves the pet's soft edges (fur) on the photo itself; Fast upscales the prediction.",
+    ) or next(iter(REFINE_LABELS))
+    choice = columns[1].selectbox("Background", BACKGROUNDS, key="background")
+    crop = columns[2].toggle("Crop to pet", key="crop")
+    background = Background()
+    if choice == "Colour":
+        code = st.color_picker("Background colour", "#3a7bd5", key="background_colour")
+        background = Background.parse(code)
+    elif choice == "Blurred photo":
+        background = Background("blur")
+    elif choice == "Image":
+        upload = st.file_uploader("Background picture", type=UPLOAD_TYPES, key="background_image")
+        if upload is not None:
+            try:
+                background = Background("image", image=Photo.open(upload.getvalue()).rgb)
+            except ImageError as error:
+                st.error(f"Cannot use {upload.name} as background: {error}")
+    return CutoutOptions(REFINE_LABELS[refine_label], background, crop)
+
 
 st.title("Segment a cat or dog photo")
 segmenter = state.segmenter()
@@ -29,6 +62,7 @@ controls = st.columns([1, 1, 2])
 cleanup = controls[0].toggle("Largest pet region only", key="cleanup", help="Drop small stray pet blobs.")
 alpha = controls[1].slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="alpha")
 view = controls[2].segmented_control("View", VIEWS, default=VIEWS[0], key="view") or VIEWS[0]
+cutout = cutout_controls() if view == "Cut-out" else CutoutOptions()
 
 legend = " ".join(
     f'<span style="display:inline-block;width:0.9em;height:0.9em;background:rgb{tuple(int(c) for c in colour)};'
@@ -60,6 +94,7 @@ for index, ((name, data), stem) in enumerate(zip(items, stems)):
     done[stem] = result
     side = state.settings().preview_side
     photo = preview(result.photo.rgb, side)
+    matte = None
     if view == "Side by side":
         columns = st.columns(3)
         columns[0].image(photo, caption="Photo", width="stretch")
@@ -70,24 +105,31 @@ for index, ((name, data), stem) in enumerate(zip(items, stems)):
     elif view == "Mask":
         st.image(preview(result.mask_image(), side), caption="Mask")
     else:
-        st.image(preview(result.cutout(), side), caption="Cut-out")
+        with st.spinner("Refining the edges…"):
+            matte = state.matte(data, cleanup, cutout.refine)
+        shown = render.cutout(photo, render.scaled(matte, photo.size), cutout.background, cutout.crop)
+        st.image(render.on_checkerboard(shown) if cutout.background.transparent else shown,
+                 caption=f"Cut-out ({matte.refine}, edges refined in {matte.seconds * 1000:.0f} ms)")
+        if not matte.found_pet:
+            st.warning("No cat or dog found in this photo: the cut-out is empty.")
     width, height = result.photo.size
     stats = st.columns(4)
     stats[0].metric("Pet share", f"{result.pet_fraction:.1%}")
     stats[1].metric("Prediction time", f"{result.seconds * 1000:.0f} ms")
     stats[2].metric("Photo size", f"{width}×{height}")
-    files = output_files(stem, result, alpha)
-    buttons = st.columns(4)
-    for column, (file_name, payload) in zip(buttons, files.items()):
-        column.download_button(
-            f"Download {file_name.rsplit('_', 1)[-1].removesuffix('.png')}", payload, file_name=file_name,
-            mime="image/png", key=f"download-{index}-{file_name}", on_click="ignore",
+    makers = output_makers(stem, result, alpha, DOWNLOAD_FORMATS, cutout, matte)
+    buttons = st.columns(len(makers))
+    for column, kind, (file_name, make) in zip(buttons, DOWNLOAD_FORMATS, makers.items()):
+        column.download_button(  # encoded only when clicked (a 12 MP PNG takes seconds)
+            DOWNLOAD_LABELS[kind], make, file_name=file_name, mime="image/png",
+            key=f"download-{index}-{file_name}", on_click="ignore",
         )
 
 if progress is not None:
     progress.empty()
 if len(done) > 1:
     st.download_button(
-        f"Download all {len(done)} results (ZIP)", zip_outputs(done, alpha), file_name="petseg-results.zip",
+        f"Download all {len(done)} results (ZIP)",
+        lambda: zip_outputs(done, alpha, DOWNLOAD_FORMATS, cutout), file_name="petseg-results.zip",
         mime="application/zip", key="download-zip", type="primary", on_click="ignore",
     )

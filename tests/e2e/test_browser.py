@@ -1,6 +1,8 @@
 """The served dashboard in headless Chromium: upload, mask, download, gallery, history."""
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from tests.e2e.conftest import ARTIFACTS, assert_no_exception, wait_for_script
 from tests.helpers import synthetic_pet
@@ -28,6 +30,19 @@ def test_upload_gallery_history_in_a_real_browser(streamlit_server, browser, tmp
     assert download.value.suggested_filename == "my_cat_mask.png"
     assert_no_exception(page)
     page.screenshot(path=str(ARTIFACTS / "segment.png"), full_page=True)
+
+    page.get_by_text("Cut-out", exact=True).click()  # the view control
+    page.get_by_text("edges refined in").wait_for(timeout=120_000)
+    wait_for_script(page)
+    with page.expect_download() as download:
+        page.get_by_text("Download cut-out").click()
+    assert download.value.suggested_filename == "my_cat_cutout.png"
+    cutout = Image.open(download.value.path())
+    assert cutout.mode == "RGBA" and cutout.size == (320, 240)
+    alpha = np.asarray(cutout)[..., 3]
+    assert alpha.min() == 0 and alpha.max() == 255  # transparent background, opaque pet
+    assert_no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "cutout.png"), full_page=True)
 
     page.get_by_role("link", name="Validation gallery").click()
     page.get_by_text("Pixel accuracy").first.wait_for(timeout=120_000)

@@ -1,0 +1,142 @@
+"""Alpha mattes and cut-outs: the `fast` and `matting` levels on real images the tests draw."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core import render
+from core.cli import main
+from core.matte import REFINE_LEVELS, compute_matte
+from core.render import Background, BackgroundError, crop_box
+from tests.helpers import encode
+
+SIDE = 64
+
+
+def disc_probabilities(centre=(0.5, 0.5), radius=0.3, band=0.06) -> np.ndarray:
+    """Model-size probabilities of a round pet: pet inside, a border ring, background outside."""
+    yy, xx = (np.mgrid[0:SIDE, 0:SIDE] + 0.5) / SIDE
+    distance = np.hypot(xx - centre[0], yy - centre[1])
+    probabilities = np.zeros((SIDE, SIDE, 3), np.float32)
+    probabilities[..., 0] = distance < radius - band / 2
+    probabilities[..., 2] = np.abs(distance - radius) <= band / 2
+    probabilities[..., 1] = distance > radius + band / 2
+    return 0.9 * probabilities + 0.1 / 3
+
+
+def disc_photo(size=(180, 120), centre=(0.5, 0.5), radius=0.3) -> Image.Image:
+    """A photo matching `disc_probabilities` (stretched to the photo, as the model sees it)."""
+    width, height = size
+    yy, xx = (np.mgrid[0:height, 0:width] + 0.5) / np.array([height, width])[:, None, None]
+    inside = np.hypot(xx - centre[0], yy - centre[1]) < radius
+    rng = np.random.default_rng(0)
+    pixels = np.where(inside[..., None], [200, 140, 60], [40, 110, 170]) + rng.normal(0, 6, (height, width, 3))
+    return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize("refine", REFINE_LEVELS)
+def test_matte_is_in_range_at_photo_size_sure_inside_and_outside(refine):
+    photo = disc_photo()
+    matte = compute_matte(photo, disc_probabilities(), refine)
+    alpha = matte.alpha
+    assert alpha.shape == (120, 180) and alpha.dtype == np.float32
+    assert alpha.min() >= 0.0 and alpha.max() <= 1.0 and matte.found_pet
+    assert alpha[60, 90] >= 0.9 and alpha[55:66, 85:96].min() >= 0.9  # far inside the outline
+    assert alpha[:10, :10].max() <= 0.1 and alpha[-10:, -10:].max() <= 0.1  # far outside
+
+
+def test_matting_follows_the_photo_where_the_prediction_is_coarse():
+    """Prediction: a disc 20% too large; the photo's own edge decides inside the unknown band."""
+    photo = disc_photo(radius=0.3)
+    matte = compute_matte(photo, disc_probabilities(radius=0.33, band=0.12), "matting")
+    fast = compute_matte(photo, disc_probabilities(radius=0.33, band=0.12), "fast")
+    truth = np.asarray(disc_photo(radius=0.3))[..., 0] > 120
+    assert np.mean((matte.alpha >= 0.5) == truth) > np.mean((fast.alpha >= 0.5) == truth)
+
+
+@pytest.mark.parametrize("refine", REFINE_LEVELS)
+def test_a_photo_with_no_pet_gives_an_empty_matte(refine):
+    probabilities = np.zeros((SIDE, SIDE, 3), np.float32)
+    probabilities[..., 1] = 1.0
+    photo = disc_photo()
+    matte = compute_matte(photo, probabilities, refine)
+    assert not matte.found_pet and matte.alpha.shape == (120, 180) and not matte.alpha.any()
+    assert crop_box(matte.alpha) == (0, 0, 180, 120)
+    assert np.asarray(render.cutout(photo, matte))[..., 3].max() == 0
+
+
+@pytest.mark.parametrize("refine", REFINE_LEVELS)
+def test_a_pet_touching_the_photos_edge_keeps_its_edge_pixels(refine):
+    centre = (0.0, 0.5)  # half the disc is outside the photo, on the left
+    matte = compute_matte(disc_photo(centre=centre), disc_probabilities(centre=centre), refine)
+    assert matte.alpha[50:70, 0].min() >= 0.9
+
+
+def test_exif_rotated_photo_gets_its_matte_in_displayed_orientation(tmp_path, tiny_model_path):
+    from core.predict import Segmenter
+
+    photo = disc_photo((180, 120))
+    exif = photo.getexif()
+    exif[0x0112] = 6  # displayed rotated by 90 degrees: 120 wide, 180 high
+    (tmp_path / "rotated.jpg").write_bytes(encode(photo, "JPEG", exif=exif.tobytes()))
+    result = Segmenter(tiny_model_path).segment(tmp_path / "rotated.jpg")
+    for refine in REFINE_LEVELS:
+        matte = compute_matte(result.photo.rgb, disc_probabilities(), refine)
+        assert matte.alpha.shape == (180, 120)
+
+
+def test_renderings_transparent_colour_blur_image_and_crop():
+    photo = disc_photo()
+    matte = compute_matte(photo, disc_probabilities(), "fast")
+    transparent = render.cutout(photo, matte)
+    assert transparent.mode == "RGBA" and transparent.size == photo.size
+    assert np.array_equal(np.asarray(transparent)[..., 3], matte.alpha8)
+    green = np.asarray(render.cutout(photo, matte, Background.parse("#00ff00")))
+    assert green.shape == (120, 180, 3) and tuple(green[2, 2]) == (0, 255, 0)
+    blurred = np.asarray(render.cutout(photo, matte, Background.parse("blur")))
+    assert blurred.shape == (120, 180, 3) and not np.array_equal(blurred[:5, :5], np.asarray(photo)[:5, :5])
+    other = Image.new("RGB", (50, 400), (255, 0, 0))
+    on_other = np.asarray(render.cutout(photo, matte, Background("image", image=other)))
+    assert tuple(on_other[2, 2]) == (255, 0, 0)  # scaled to cover: no gap at the corners
+    cropped = render.cutout(photo, matte, crop=True)
+    left, top, right, bottom = crop_box(matte.alpha)
+    assert cropped.size == (right - left, bottom - top) and cropped.size < photo.size
+    rows, columns = np.nonzero(matte.alpha > 0.5)
+    assert left <= columns.min() and columns.max() < right and top <= rows.min() and rows.max() < bottom
+
+
+@pytest.mark.parametrize("value", ["#12345", "#gggggg", "nowhere.png", "chartreuse"])
+def test_bad_backgrounds_are_explained(value, tmp_path):
+    with pytest.raises(BackgroundError, match="--background"):
+        Background.parse(value)
+
+
+def test_cli_cutout_and_alpha_files_agree_and_crop_holds_the_pet(tmp_path, tiny_model_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    disc_photo().save(folder / "cat.png")
+    out = tmp_path / "out"
+    args = [str(folder), "--model", str(tiny_model_path), "--format", "cutout,alpha,mask"]
+    assert main(["predict", *args, "--out", str(out), "--refine", "fast"]) == 0
+    cutout, alpha = Image.open(out / "cat_cutout.png"), Image.open(out / "cat_alpha.png")
+    assert cutout.mode == "RGBA" and alpha.mode == "L" and cutout.size == alpha.size == (180, 120)
+    assert np.array_equal(np.asarray(cutout)[..., 3], np.asarray(alpha))
+    assert main(["predict", *args, "--out", str(out)]) == 0  # resumed: all three exist
+    cropped = tmp_path / "cropped"
+    assert main(["predict", *args, "--out", str(cropped), "--refine", "fast", "--crop", "--background", "#ffffff"]) == 0
+    left, top, right, bottom = crop_box(np.asarray(Image.open(cropped / "cat_alpha.png")) / 255.0)
+    assert Image.open(cropped / "cat_cutout.png").size == (right - left, bottom - top)
+
+
+def test_cli_bad_background_is_one_error_line_before_loading(tmp_path, capsys):
+    assert main(["predict", str(tmp_path), "--model", str(tmp_path / "none.keras"), "--out", str(tmp_path / "o"),
+                 "--format", "cutout", "--background", "#12"]) == 2
+    assert capsys.readouterr().err == "error: --background '#12': a colour is written #RRGGBB, e.g. #00ff00\n"
+
+
+def test_matting_falls_back_to_fast_when_nothing_is_sure_background():
+    """A close-up where the pet fills the photo: closed-form matting needs sure background."""
+    probabilities = disc_probabilities(radius=0.9, band=0.3)
+    matte = compute_matte(disc_photo(radius=0.9), probabilities, "matting")
+    assert matte.refine == "fast" and matte.found_pet
+    assert np.array_equal(matte.alpha8, compute_matte(disc_photo(radius=0.9), probabilities, "fast").alpha8)

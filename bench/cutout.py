@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -27,6 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from bench.measure import median_seconds  # noqa: E402
 from core import render  # noqa: E402
 from core.config import DEFAULT_MODEL_PATH  # noqa: E402
 from core.data import find_pairs, reference_split  # noqa: E402
@@ -114,16 +114,6 @@ def twelve_megapixel(photo: Path) -> Image.Image:
     return Image.fromarray(np.clip(np.asarray(big, np.float32) + noise, 0, 255).astype(np.uint8))
 
 
-def median_time(step, repeats: int) -> float:
-    step()  # warm-up: compiled graphs, numba's cache
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def speed(segmenter: Segmenter, photo_path: Path, repeats: int) -> dict[str, float]:
     import io
 
@@ -137,11 +127,11 @@ def speed(segmenter: Segmenter, photo_path: Path, repeats: int) -> dict[str, flo
         matte: Matte = compute_matte(result.photo.rgb, result.probabilities, refine)
         return render.cutout(result.photo.rgb, matte)
 
-    figures = {"mask": median_time(lambda: segmenter.segment(jpeg), repeats)}
+    figures = {"mask": median_seconds(lambda: segmenter.segment(jpeg), repeats)}
     for refine in ("fast", "matting"):
-        figures[f"{refine} cut-out"] = median_time(lambda refine=refine: cut(refine), repeats)
+        figures[f"{refine} cut-out"] = median_seconds(lambda refine=refine: cut(refine), repeats)
     image = cut("fast")
-    figures["PNG encoding of the 12 MP RGBA cut-out"] = median_time(lambda: png_bytes(image), max(1, repeats // 2))
+    figures["PNG encoding of the 12 MP RGBA cut-out"] = median_seconds(lambda: png_bytes(image), max(1, repeats // 2), 1)
     return figures
 
 

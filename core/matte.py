@@ -208,3 +208,13 @@ def compute_matte(photo: Image.Image, probabilities: np.ndarray, refine: str = "
     if matted is None:
         return Matte(fast_alpha(probabilities, photo.size, config), None, "fast", time.perf_counter() - started)
     return Matte(*matted, refine, time.perf_counter() - started)
+
+
+def warm_up() -> None:
+    """Load pymatting's compiled (numba) functions and trace the full-size graphs once, so the first
+    cut-out a person asks for is not the slow one (about 2 s here, mostly numba's cache)."""
+    yy, xx = np.mgrid[0:32, 0:32]
+    inside = np.hypot(xx - 16, yy - 16) < 9
+    probabilities = np.stack([inside, ~inside, np.zeros_like(inside)], axis=-1).astype(np.float32)
+    photo = Image.fromarray(np.where(inside[..., None], 200, 40).astype(np.uint8).repeat(3, axis=-1)).resize((96, 64))
+    compute_matte(photo, probabilities, "matting", MatteConfig(work_side=48))

@@ -129,6 +129,13 @@ def scaled(matte: Matte, size: tuple[int, int]) -> Matte:
     return Matte(alpha, foreground, matte.refine, matte.seconds)
 
 
+def scaled_trimap(trimap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A trimap at another size (a screen preview), nearest-neighbour: labels are never blended."""
+    if (trimap.shape[1], trimap.shape[0]) == tuple(size):
+        return trimap
+    return np.asarray(Image.fromarray(trimap).resize(size, Image.NEAREST))
+
+
 def on_checkerboard(image: Image.Image, square: int = 12) -> Image.Image:
     """An RGBA image over a grey checkerboard, the usual way to show what is transparent."""
     width, height = image.size

@@ -11,6 +11,7 @@ from core.catalog import ModelEntry, list_models, preset_of
 from core.config import AppConfig
 from core.evaluate import ImageResult, score_images
 from core.matte import Matte, compute_matte
+from core.matte import warm_up as warm_up_matting
 from core.predict import ModelFileError, Segmentation, Segmenter
 
 
@@ -23,7 +24,9 @@ def settings() -> AppConfig:
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
 def _load_segmenter(path: str, mtime: float) -> Segmenter:
     """One Segmenter per model file and version, shared by all sessions of this process."""
-    return Segmenter(path).warm_up()
+    segmenter = Segmenter(path).warm_up()
+    warm_up_matting()
+    return segmenter
 
 
 def models() -> list[ModelEntry]:

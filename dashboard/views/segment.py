@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from core import render
-from core.imaging import CLASS_COLOURS, ImageError, Photo, preview
+from core.imaging import CLASS_COLOURS, ImageError, Photo, colourise, overlay, preview
 from core.outputs import output_makers, output_stems, zip_outputs
 from core.render import Background, CutoutOptions
 from core.sample import sample_pairs
@@ -92,23 +92,23 @@ for index, ((name, data), stem) in enumerate(zip(items, stems)):
         if progress is not None:
             progress.progress((index + 1) / len(items), text=f"Segmented {index + 1} of {len(items)}")
     done[stem] = result
-    side = state.settings().preview_side
-    photo = preview(result.photo.rgb, side)
+    photo = preview(result.photo.rgb, state.settings().preview_side)
+    shown = render.scaled_trimap(result.trimap, photo.size)  # views are drawn at screen size, not 12 MP
     matte = None
     if view == "Side by side":
         columns = st.columns(3)
         columns[0].image(photo, caption="Photo", width="stretch")
-        columns[1].image(preview(result.mask_image(), side), caption="Mask", width="stretch")
-        columns[2].image(preview(result.overlay(alpha), side), caption="Overlay", width="stretch")
+        columns[1].image(colourise(shown), caption="Mask", width="stretch")
+        columns[2].image(overlay(photo, shown, alpha), caption="Overlay", width="stretch")
     elif view == "Overlay":
-        st.image(preview(result.overlay(alpha), side), caption="Overlay")
+        st.image(overlay(photo, shown, alpha), caption="Overlay")
     elif view == "Mask":
-        st.image(preview(result.mask_image(), side), caption="Mask")
+        st.image(colourise(shown), caption="Mask")
     else:
         with st.spinner("Refining the edges…"):
             matte = state.matte(data, cleanup, cutout.refine)
-        shown = render.cutout(photo, render.scaled(matte, photo.size), cutout.background, cutout.crop)
-        st.image(render.on_checkerboard(shown) if cutout.background.transparent else shown,
+        cut = render.cutout(photo, render.scaled(matte, photo.size), cutout.background, cutout.crop)
+        st.image(render.on_checkerboard(cut) if cutout.background.transparent else cut,
                  caption=f"Cut-out ({matte.refine}, edges refined in {matte.seconds * 1000:.0f} ms)")
         if not matte.found_pet:
             st.warning("No cat or dog found in this photo: the cut-out is empty.")

@@ -23,6 +23,7 @@ from core.outputs import FORMATS
 from core.render import Background, CutoutOptions
 
 EXIT_ERROR = 2
+TTA_HELP = "average with the prediction of the mirrored photo: better masks, twice the compute"
 
 
 class CommandError(PetSegError):
@@ -93,12 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", type=Path, default=None, help="write the metrics as JSON here")
     evaluate.add_argument("--batch-size", type=int, default=32)
     evaluate.add_argument("--worst", type=int, default=0, metavar="N", help="also list the N images with the lowest Dice")
+    evaluate.add_argument("--tta", action="store_true", help=TTA_HELP)
 
     predict = commands.add_parser("predict", parents=[common], help="segment images or folders of images")
     predict.add_argument("paths", nargs="+", type=Path, help="image files or folders")
     predict.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
     predict.add_argument("--out", type=Path, required=True, help="output folder")
     predict.add_argument("--cleanup", action="store_true", help="keep only the largest connected pet region")
+    predict.add_argument("--tta", action="store_true", help=TTA_HELP)
     predict.add_argument("--format", default="mask,overlay",
                          help="comma-separated outputs: mask (PNG 1/2/3), overlay (PNG), npy (probabilities at model "
                               "size), cutout (the pet cut out, PNG), alpha (the matte, 8-bit PNG)")
@@ -181,8 +184,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from core.files import write_json
 
     result = evaluate(args.model, args.data_dir, args.val_size, limit=args.limit, batch_size=args.batch_size,
-                      worst=args.worst)
-    print(f"validation split of {args.data_dir} at {result['input_size']}x{result['input_size']}, model {args.model}")
+                      worst=args.worst, tta=args.tta)
+    print(f"validation split of {args.data_dir} at {result['input_size']}x{result['input_size']}, model {args.model}"
+          + (", flip test-time augmentation" if args.tta else ""))
     print(format_table(result))
     for item in result.get("worst", []):
         print(f"  {item['image']:<32} dice {item['dice']:.3f}  pet IoU {item['pet_iou']:.3f}  pet share {item['pet_share']:.1%}")
@@ -203,7 +207,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from core.predict import Segmenter
 
     shard = Shard.parse(args.shard)
-    segmenter = Segmenter(args.model)
+    segmenter = Segmenter(args.model, tta=args.tta)
     summary = predict_tree(segmenter, args.paths, args.out, sys.stderr, formats, args.overwrite, args.batch_size,
                            args.cleanup, shard, cutout)
     print(

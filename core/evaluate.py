@@ -37,15 +37,18 @@ def evaluate(
     limit: int | None = None,
     batch_size: int = 32,
     worst: int = 0,
+    tta: bool = False,
 ) -> dict:
-    """Pooled metrics on the validation split; with `worst`, also the images with the lowest Dice."""
-    segmenter = Segmenter(model_path)
+    """Pooled metrics on the validation split; with `worst`, also the images with the lowest Dice;
+    with `tta`, of flip-averaged predictions."""
+    segmenter = Segmenter(model_path, tta=tta)
     split = data.load_split(data_dir, segmenter.input_size, val_size, seed, limit, need_train=False)
     result = {
         **evaluate_arrays(segmenter, split.val, batch_size),
         "images": len(split.val),
         "input_size": segmenter.input_size,
         "model": str(model_path),
+        "tta": tta,
         "skipped": split.report.to_dict(),
     }
     if worst:

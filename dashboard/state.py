@@ -21,9 +21,12 @@ def settings() -> AppConfig:
     return AppConfig.from_env()
 
 
-@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def _load_segmenter(path: str, mtime: float) -> Segmenter:
-    """One Segmenter per model file and version, shared by all sessions of this process."""
+@st.cache_resource(show_spinner="Loading the model…", max_entries=8)
+def _load_segmenter(path: str, mtime: float, tta: bool = False) -> Segmenter:
+    """One Segmenter per model file, version and test-time augmentation, shared by all sessions
+    of this process (the two of a model share its weights)."""
+    if tta:
+        return Segmenter(path, model=_load_segmenter(path, mtime).model, tta=True).warm_up()
     segmenter = Segmenter(path).warm_up()
     warm_up_matting()
     return segmenter
@@ -60,14 +63,14 @@ def segmenter() -> Segmenter | None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _segment(path: str, mtime: float, data: bytes, cleanup: bool) -> Segmentation:
-    return _load_segmenter(path, mtime).segment(data, cleanup=cleanup)
+def _segment(path: str, mtime: float, data: bytes, cleanup: bool, tta: bool) -> Segmentation:
+    return _load_segmenter(path, mtime, tta).segment(data, cleanup=cleanup)
 
 
-def segment(data: bytes, cleanup: bool) -> Segmentation:
+def segment(data: bytes, cleanup: bool, tta: bool = False) -> Segmentation:
     """Segment uploaded bytes with the selected model; results are cached (slider moves are free)."""
     entry = selected_model()
-    return _segment(str(entry.path), entry.mtime(), data, cleanup)
+    return _segment(str(entry.path), entry.mtime(), data, cleanup, tta)
 
 
 @st.cache_resource(show_spinner="Predicting the validation images…", max_entries=4)
@@ -116,12 +119,12 @@ def model_panel() -> None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _matte(path: str, mtime: float, data: bytes, cleanup: bool, refine: str) -> Matte:
-    result = _segment(path, mtime, data, cleanup)
+def _matte(path: str, mtime: float, data: bytes, cleanup: bool, tta: bool, refine: str) -> Matte:
+    result = _segment(path, mtime, data, cleanup, tta)
     return compute_matte(result.photo.rgb, result.probabilities, refine)
 
 
-def matte(data: bytes, cleanup: bool, refine: str) -> Matte:
-    """The alpha matte of an uploaded photo, once per photo and refinement (cached)."""
+def matte(data: bytes, cleanup: bool, tta: bool, refine: str) -> Matte:
+    """The alpha matte of an uploaded photo, once per photo and setting (cached)."""
     entry = selected_model()
-    return _matte(str(entry.path), entry.mtime(), data, cleanup, refine)
+    return _matte(str(entry.path), entry.mtime(), data, cleanup, tta, refine)

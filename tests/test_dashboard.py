@@ -68,6 +68,14 @@ def test_example_photo_and_views(app_env):
     app.toggle(key="cleanup").set_value(True).run()
     app.slider(key="alpha").set_value(0.9).run()
     assert not app.exception and [m.label for m in app.metric].count("Pet share") == 1
+    app.toggle(key="tta").set_value(True).run()
+    assert not app.exception and [m.label for m in app.metric].count("Pet share") == 1
+    import gc
+
+    from core.predict import Segmenter
+
+    # AppTest runs the app in this process: its model cache now holds a flip-averaging Segmenter
+    assert any(thing.tta for thing in gc.get_objects() if isinstance(thing, Segmenter))
 
 
 def test_cut_out_view_refines_edges_on_each_background_and_offers_its_downloads(app_env):

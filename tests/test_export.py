@@ -36,6 +36,12 @@ def test_savedmodel_signatures_agree_with_keras(tmp_path, trained_tiny_run, phot
     served = loaded.signatures["serving_default"](images=tf.constant(batch))
     assert served["trimap"].dtype == tf.uint8
     assert (served["trimap"].numpy() == expected).mean() >= 0.995
+    tta = Segmenter(model_path, tta=True).predict_arrays(batch)
+    served_tta = loaded.signatures["serving_tta"](images=tf.constant(batch))
+    assert np.allclose(served_tta["probabilities"].numpy(), tta, atol=1e-5)
+    photo_bytes = (tmp_path / "photo.png")
+    photos[0].save(photo_bytes)
+    assert loaded.signatures["from_bytes_tta"](image_bytes=tf.constant(photo_bytes.read_bytes()))["trimap"].shape == (32, 32)
 
 
 @pytest.mark.slow

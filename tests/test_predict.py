@@ -122,3 +122,29 @@ def test_fast_upscale_equals_resize_then_argmax():
     assert (probabilities_to_trimap(probs, (50, 70)) == expected).mean() > 0.9999
     exact = probabilities_to_trimap(probs, (16, 16))
     assert exact[0, 0] == 1 and exact[0, 1] == 2 and (exact == probs.argmax(-1) + 1).all()
+
+
+def test_flip_tta_averages_the_photo_and_its_mirror(tiny_model_path):
+    plain, tta = Segmenter(tiny_model_path), Segmenter(tiny_model_path, tta=True)
+    images = np.random.default_rng(3).uniform(0, 255, (3, 32, 32, 3)).astype(np.float32)
+    mirrored = images[:, :, ::-1]
+    expected = (plain.predict_arrays(images) + plain.predict_arrays(mirrored)[:, :, ::-1]) / 2
+    averaged = tta.predict_arrays(images)
+    assert np.allclose(averaged, expected, atol=1e-6)
+    assert np.allclose(tta.predict_arrays(mirrored), averaged[:, :, ::-1], atol=1e-6)  # mirror-symmetric
+    assert not np.allclose(plain.predict_arrays(mirrored), plain.predict_arrays(images)[:, :, ::-1], atol=1e-3)
+
+
+def test_cli_evaluate_and_predict_take_tta(tmp_path, trained_tiny_run, tiny_dataset, capsys):
+    import json
+
+    model = str(trained_tiny_run / "model.keras")
+    assert main(["evaluate", "--data-dir", str(tiny_dataset), "--model", model, "--json", str(tmp_path / "t.json"),
+                 "--tta"]) == 0
+    assert main(["evaluate", "--data-dir", str(tiny_dataset), "--model", model, "--json", str(tmp_path / "p.json")]) == 0
+    with_tta, without = json.loads((tmp_path / "t.json").read_text()), json.loads((tmp_path / "p.json").read_text())
+    assert with_tta["tta"] and not without["tta"] and with_tta["loss"] != without["loss"]
+    assert "flip test-time augmentation" in capsys.readouterr().out
+    synthetic_pet(40, 30, seed=1)[0].save(tmp_path / "cat.jpg")
+    assert main(["predict", str(tmp_path / "cat.jpg"), "--model", model, "--out", str(tmp_path / "o"), "--tta"]) == 0
+    assert (tmp_path / "o" / "cat_mask.png").exists()

@@ -58,10 +58,12 @@ example = st.selectbox(
     "…or try an example from the validation set", ["(none)", *examples], key="example",
     help="Bundled validation images the model never trained on.",
 )
-controls = st.columns([1, 1, 2])
+controls = st.columns([1, 1, 1, 2])
 cleanup = controls[0].toggle("Largest pet region only", key="cleanup", help="Drop small stray pet blobs.")
-alpha = controls[1].slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="alpha")
-view = controls[2].segmented_control("View", VIEWS, default=VIEWS[0], key="view") or VIEWS[0]
+tta = controls[1].toggle("Higher quality, about 2x slower", key="tta",
+                         help="Averages the prediction with that of the mirrored photo (flip test-time augmentation).")
+alpha = controls[2].slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="alpha")
+view = controls[3].segmented_control("View", VIEWS, default=VIEWS[0], key="view") or VIEWS[0]
 cutout = cutout_controls() if view == "Cut-out" else CutoutOptions()
 
 legend = " ".join(
@@ -84,7 +86,7 @@ done: dict[str, object] = {}
 for index, ((name, data), stem) in enumerate(zip(items, stems)):
     st.subheader(name)
     try:
-        result = state.segment(data, cleanup)
+        result = state.segment(data, cleanup, tta)
     except ImageError as error:
         st.error(f"Cannot segment {name}: {error}")
         continue
@@ -106,7 +108,7 @@ for index, ((name, data), stem) in enumerate(zip(items, stems)):
         st.image(colourise(shown), caption="Mask")
     else:
         with st.spinner("Refining the edges…"):
-            matte = state.matte(data, cleanup, cutout.refine)
+            matte = state.matte(data, cleanup, tta, cutout.refine)
         cut = render.cutout(photo, render.scaled(matte, photo.size), cutout.background, cutout.crop)
         st.image(render.on_checkerboard(cut) if cutout.background.transparent else cut,
                  caption=f"Cut-out ({matte.refine}, edges refined in {matte.seconds * 1000:.0f} ms)")

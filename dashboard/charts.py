@@ -7,7 +7,24 @@ import plotly.graph_objects as go
 
 from core.config import CLASS_NAMES
 
-TRAIN_COLOUR, VAL_COLOUR = "#4C78A8", "#F58518"
+TRAIN_COLOUR, VAL_COLOUR = "#F58518", "#4C78A8"
+"""As the reference report's Figure 1 draws them: training orange, validation blue."""
+
+
+def visible_range(series: list[list[float | None]]) -> list[float] | None:
+    """A y-range for curves whose first epoch spikes far above the rest (it would flatten every
+    later epoch): the later epochs' span with a margin. None (Plotly chooses) when nothing spikes."""
+    later = [value for values in series for value in values[1:] if value is not None]
+    firsts = [values[0] for values in series if values and values[0] is not None]
+    if len(later) < 2 or not firsts:
+        return None
+    low, high = min(later), max(later)
+    limit = high + (high - low)
+    if max(firsts) <= limit:
+        return None
+    high = max([high, *(first for first in firsts if first <= limit)])
+    margin = 0.08 * (high - low or abs(high) or 1.0)
+    return [low - margin, high + margin]
 
 
 def history_figure(
@@ -16,21 +33,29 @@ def history_figure(
     """Training vs validation curve of one metric, best epoch and overfitting onset marked."""
     epochs = [row["epoch"] for row in rows]
     figure = go.Figure()
+    series = []
     for key, name, colour in ((metric, "training", TRAIN_COLOUR), (f"val_{metric}", "validation", VAL_COLOUR)):
         values = [row.get(key) for row in rows]
+        series.append(values)
         if any(value is not None for value in values):
             figure.add_trace(
                 go.Scatter(x=epochs, y=values, name=name, mode="lines+markers", line={"color": colour},
                            hovertemplate=f"epoch %{{x}}<br>{name} {metric}: %{{y:.4f}}<extra></extra>")
             )
-    if best is not None:
-        figure.add_vline(x=best, line_dash="dash", line_color="green", annotation_text=f"best epoch {best}",
-                         annotation_position="top left")
+    if best is not None:  # labelled above the plot area, where no curve runs
+        figure.add_vline(x=best, line_dash="dash", line_color="green")
+        figure.add_annotation(x=best, y=1.0, yref="paper", yanchor="bottom", text=f"best epoch {best}",
+                              showarrow=False, font={"color": "green"})
     if onset is not None:
         figure.add_vline(x=onset, line_dash="dot", line_color="red", annotation_text="val. loss starts rising",
                          annotation_position="bottom right")
     figure.update_layout(title=title, xaxis_title="epoch", xaxis_dtick=max(1, len(epochs) // 10), hovermode="x unified", height=340,
-                         margin={"l": 10, "r": 10, "t": 50, "b": 10}, legend={"orientation": "h", "y": -0.25})
+                         margin={"l": 10, "r": 10, "t": 70, "b": 10}, legend={"orientation": "h", "y": -0.25})
+    shown = visible_range(series)
+    if shown is not None:
+        figure.update_yaxes(range=shown)
+        figure.add_annotation(x=0, y=1.0, xref="paper", yref="paper", yanchor="bottom", xanchor="left", showarrow=False,
+                              text="epoch 1 is above the range shown", font={"size": 11, "color": "grey"})
     return figure
 
 
@@ -38,6 +63,7 @@ def learning_rate_figure(rows: list[dict[str, float]]) -> go.Figure:
     figure = go.Figure(go.Scatter(x=[row["epoch"] for row in rows], y=[row.get("learning_rate") for row in rows],
                                   mode="lines+markers", name="learning rate", line={"color": TRAIN_COLOUR}))
     figure.update_layout(title="Learning rate (end of epoch)", xaxis_title="epoch", yaxis_type="log", height=300,
+                         yaxis_exponentformat="power", yaxis_dtick=1,
                          margin={"l": 10, "r": 10, "t": 50, "b": 10})
     return figure
 

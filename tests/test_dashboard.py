@@ -140,6 +140,18 @@ def test_history_page_charts(app_env):
     assert [m.label for m in app.metric][:2] == ["Epochs", "Best epoch"] and app.metric[0].value == "3"
 
 
+def test_history_page_explains_an_empty_path_and_a_file_that_is_not_a_history(app_env, tmp_path):
+    app = started("views/history.py")
+    app.selectbox(key="history_choice").set_value("another file…").run()
+    assert "Type the path of a training run's history.csv" in texts(app) and not app.warning
+    notes = tmp_path / "notes.csv"
+    notes.write_text("name,score\ncat,1\n")
+    app.text_input(key="history_path").set_value(str(notes)).run()
+    assert [error.value for error in app.error] == [
+        f"{notes} is not a training history: its first column should be `epoch` "
+        "(PetSeg writes RUN/history.csv during training)."]
+
+
 def test_history_page_says_when_the_model_holds_its_last_epoch(app_env):
     from core.history import best_epoch, read_history, write_history
 

@@ -10,6 +10,7 @@ from core.history import best_epoch, kept_epoch, overfitting_onset, read_history
 from dashboard import state
 from dashboard.charts import history_figure, learning_rate_figure
 
+ROOT = Path(__file__).resolve().parents[2]
 CHARTS = [("loss", "Loss (focal + Dice)"), ("dice", "Dice"), ("mean_iou", "Mean IoU"), ("pet_iou", "Pet IoU"),
           ("pixel_accuracy", "Pixel accuracy")]
 
@@ -29,14 +30,36 @@ if picked == "another file…":
 follow = st.toggle("Follow a running training (refresh every 10 s)", key="follow")
 
 
+def shown_path(path: Path) -> str:
+    """The path relative to the project (or the working folder) when it lies inside, else as given."""
+    for base in (ROOT, Path.cwd()):
+        try:
+            return str(path.resolve().relative_to(base))
+        except ValueError:
+            continue
+    return str(path)
+
+
+def is_history_file(path: Path) -> bool:
+    header = path.read_text(errors="replace").partition("\n")[0].split(",")
+    return header[:1] == ["epoch"]
+
+
 @st.fragment(run_every="10s" if follow else None)
 def curves(path: Path, keep: str) -> None:
+    if path == Path():
+        st.info("Type the path of a training run's history.csv (RUN/history.csv).")
+        return
     if not path.is_file():
-        st.warning(f"No history file at {path}. Training writes one to RUN/history.csv after each epoch.")
+        st.warning(f"No history file at {shown_path(path)}. Training writes one to RUN/history.csv after each epoch.")
+        return
+    if not is_history_file(path):
+        st.error(f"{shown_path(path)} is not a training history: its first column should be `epoch` "
+                 "(PetSeg writes RUN/history.csv during training).")
         return
     rows = read_history(path)
     if not rows:
-        st.info(f"{path} has no finished epoch yet.")
+        st.info(f"{shown_path(path)} has no finished epoch yet.")
         return
     best, onset = best_epoch(rows), overfitting_onset(rows)
     best_number = int(best["epoch"]) if best else None
@@ -48,11 +71,12 @@ def curves(path: Path, keep: str) -> None:
         cards[3].metric("Val. Dice at best", f"{best.get('val_dice', float('nan')):.4f}")
     kept = kept_epoch(rows, keep)
     st.caption(
-        f"{path} — "
+        f"{shown_path(path)} — "
         + (f"validation loss starts rising after epoch {onset}." if onset else "no sign of overfitting so far.")
         + ("" if kept is best else f" The model holds the weights of its last epoch, {int(kept['epoch'])} "
            f"(validation Dice {kept.get('val_dice', float('nan')):.4f}, loss {kept['val_loss']:.4f}), "
-           "not those of the best epoch.")
+           "not those of the best epoch."),
+        help=str(path.resolve()),
     )
     left, right = st.columns(2)
     for index, (metric, title) in enumerate(CHARTS):

@@ -1,0 +1,27 @@
+"""The history charts read as the reference report's Figure 1 does, and stay readable."""
+
+from dashboard.charts import TRAIN_COLOUR, VAL_COLOUR, history_figure, visible_range
+
+ROWS = [{"epoch": 1, "loss": 5.0, "val_loss": 1.2}, {"epoch": 2, "loss": 1.0, "val_loss": 1.1},
+        {"epoch": 3, "loss": 0.9, "val_loss": 1.0}, {"epoch": 4, "loss": 0.8, "val_loss": 0.95}]
+
+
+def test_training_is_orange_and_validation_blue_as_in_the_report():
+    figure = history_figure(ROWS, "loss", "Loss", best=4, onset=None)
+    colours = {trace.name: trace.line.color for trace in figure.data}
+    assert colours == {"training": TRAIN_COLOUR, "validation": VAL_COLOUR}
+    assert TRAIN_COLOUR.upper() == "#F58518" and VAL_COLOUR.upper() == "#4C78A8"
+
+
+def test_a_first_epoch_spike_does_not_flatten_the_later_epochs():
+    figure = history_figure(ROWS, "loss", "Loss", best=4, onset=None)
+    low, high = figure.layout.yaxis.range
+    assert low < 0.8 and 1.2 < high < 1.5  # every later value shows; epoch 1's 5.0 is off the chart
+    assert any("epoch 1 is above" in annotation.text for annotation in figure.layout.annotations)
+    assert visible_range([[1.1, 1.0, 0.9], [1.0, 0.9, 0.85]]) is None  # no spike: Plotly's own range
+
+
+def test_the_best_epoch_label_sits_above_the_plot_area():
+    figure = history_figure(ROWS, "loss", "Loss", best=3, onset=None)
+    label = next(annotation for annotation in figure.layout.annotations if annotation.text == "best epoch 3")
+    assert label.yref == "paper" and label.y >= 1.0 and label.yanchor == "bottom"

@@ -103,8 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--cleanup", action="store_true", help="keep only the largest connected pet region")
     predict.add_argument("--tta", action="store_true", help=TTA_HELP)
     predict.add_argument("--format", default="mask,overlay",
-                         help="comma-separated outputs: mask (PNG 1/2/3), overlay (PNG), npy (probabilities at model "
-                              "size), cutout (the pet cut out, PNG), alpha (the matte, 8-bit PNG)")
+                         help="comma-separated outputs: mask (label map PNG, 1/2/3), colour (the mask in colour), overlay "
+                              "(PNG), npy (probabilities at model size), cutout (the pet cut out, PNG), alpha (the "
+                              "matte: a black-and-white pet mask, 8-bit PNG)")
     predict.add_argument("--refine", choices=REFINE_LEVELS, default="matting",
                          help="cut-out and alpha edges: fast (upscaled prediction) or matting (alpha matting on the photo)")
     predict.add_argument("--background", default="transparent", metavar="transparent|blur|#RRGGBB|IMAGE",

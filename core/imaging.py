@@ -23,7 +23,9 @@ from core.errors import PetSegError
 
 MAX_PIXELS = 64_000_000
 """Largest image accepted (64 megapixels); bigger ones are refused before decoding."""
-MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_FILE_BYTES = 100 * 1024 * 1024
+"""Largest file accepted (a 24 MP PNG is about 70 MB); the dashboard's upload limit
+(`.streamlit/config.toml`, maxUploadSize) is the same."""
 
 # Pillow's own bomb guard is replaced by ours, which says what is wrong and what to do.
 Image.MAX_IMAGE_PIXELS = None
@@ -127,6 +129,9 @@ class Photo:
         try:
             return Image.open(io.BytesIO(self._data))
         except UnidentifiedImageError:
+            if self._data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc", b"ftypavif"):
+                raise ImageError(f"{self.name}: HEIC/AVIF photos (as iPhones save them) cannot be read here; "
+                                 "export or share the photo as JPEG") from None
             raise ImageError(f"{self.name}: not an image (unrecognised format)") from None
         except Exception as error:  # noqa: BLE001 - Pillow raises many types on damaged headers
             raise ImageError(f"{self.name}: cannot read image header ({error})") from None

@@ -19,13 +19,15 @@ from core.render import CutoutOptions
 if TYPE_CHECKING:  # importing core.predict would load TensorFlow, which the CLI does only after checking options
     from core.predict import Segmentation
 
-FORMATS = ("mask", "overlay", "npy", "cutout", "alpha")
-"""mask: `<stem>_mask.png`, single channel, values 1/2/3, the photo's size;
+FORMATS = ("mask", "colour", "overlay", "npy", "cutout", "alpha")
+"""mask: `<stem>_mask.png`, the label map: single channel, values 1/2/3 (the dataset's format; an
+image viewer shows it near-black), the photo's size; colour: `<stem>_mask_colour.png`, the mask in
+the dashboard's colours;
 overlay: `<stem>_overlay.png`; npy: `<stem>_probs.npy`, (S, S, 3) float32 class probabilities
 at the model's input size; cutout: `<stem>_cutout.png`, the pet cut out (RGBA when the
 background is transparent), the photo's size unless cropped; alpha: `<stem>_alpha.png`, the
 matte, 8-bit 0 (background) .. 255 (pet), the photo's size."""
-SUFFIXES = {"mask": "_mask.png", "overlay": "_overlay.png", "npy": "_probs.npy", "cutout": "_cutout.png",
+SUFFIXES = {"mask": "_mask.png", "colour": "_mask_colour.png", "overlay": "_overlay.png", "npy": "_probs.npy", "cutout": "_cutout.png",
             "alpha": "_alpha.png"}
 
 
@@ -78,6 +80,7 @@ def output_makers(
     )
     makers = {
         "mask": result.mask_png,
+        "colour": lambda: png_bytes(result.mask_image()),
         "overlay": lambda: png_bytes(result.overlay(overlay_alpha)),
         "npy": lambda: _npy_bytes(result.probabilities),
         "cutout": lambda: png_bytes(render.cutout(result.photo.rgb, matte_once(), cutout.background, cutout.crop)),

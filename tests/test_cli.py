@@ -41,7 +41,7 @@ def test_an_unknown_format_is_refused_before_the_model_is_loaded(tmp_path, capsy
     assert main(["predict", str(tmp_path), "--model", str(missing_model), "--out", str(tmp_path / "o"),
                  "--format", "mask,sticker"]) == 2
     err = capsys.readouterr().err
-    assert err == "error: unknown --format sticker; choose from mask, overlay, npy, cutout, alpha (comma separated)\n"
+    assert err == "error: unknown --format sticker; choose from mask, colour, overlay, npy, cutout, alpha (comma separated)\n"
 
 
 @pytest.mark.parametrize(("tf_config", "message"), [

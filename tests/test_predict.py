@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -6,6 +8,8 @@ from core.cli import main
 from core.imaging import ImageError
 from core.predict import ModelFileError, Segmenter, keep_largest_pet, load_model, probabilities_to_trimap
 from tests.helpers import assert_trimap, jpeg_bytes, synthetic_pet
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +152,11 @@ def test_cli_evaluate_and_predict_take_tta(tmp_path, trained_tiny_run, tiny_data
     synthetic_pet(40, 30, seed=1)[0].save(tmp_path / "cat.jpg")
     assert main(["predict", str(tmp_path / "cat.jpg"), "--model", model, "--out", str(tmp_path / "o"), "--tta"]) == 0
     assert (tmp_path / "o" / "cat_mask.png").exists()
+
+
+def test_found_pet_tells_a_pet_from_a_gradient():
+    """The shipped model: a bundled pet photo vs a plain gradient (which gets a few pet pixels)."""
+    shipped = Segmenter()
+    gradient = Image.fromarray(np.tile(np.linspace(0, 255, 300, dtype=np.uint8), (200, 1))).convert("RGB")
+    assert not shipped.segment(gradient).found_pet
+    assert shipped.segment(ROOT / "samples" / "pets" / "images" / "Abyssinian_1.jpg").found_pet

@@ -9,6 +9,8 @@ CONFIG = Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml"
 def test_config_keeps_xsrf_on_and_limits_uploads():
     config = tomllib.loads(CONFIG.read_text())
     assert config["server"]["enableXsrfProtection"] is True
-    assert 1 <= config["server"]["maxUploadSize"] <= 50
+    from core.imaging import MAX_FILE_BYTES
+
+    assert config["server"]["maxUploadSize"] == MAX_FILE_BYTES // 2**20  # the server and the decoder agree
     assert config["browser"]["gatherUsageStats"] is False
     assert config["server"]["headless"] is True

@@ -5,19 +5,27 @@ from __future__ import annotations
 import streamlit as st
 
 from core import render
-from core.imaging import CLASS_COLOURS, ImageError, Photo, colourise, overlay, preview
+from core.imaging import MAX_FILE_BYTES, MAX_PIXELS, CLASS_COLOURS, ImageError, Photo, colourise, overlay, preview
 from core.outputs import output_makers, output_stems, zip_outputs
 from core.render import Background, CutoutOptions
 from core.sample import sample_pairs
 from dashboard import state
 
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"]
 VIEWS = ["Side by side", "Overlay", "Mask", "Cut-out"]
 REFINE_LABELS = {"Matting (fur, 0.1-2 s)": "matting", "Fast": "fast"}
 BACKGROUNDS = ["Transparent", "Colour", "Blurred photo", "Image"]
-DOWNLOAD_FORMATS = ("mask", "overlay", "cutout", "alpha")
-DOWNLOAD_LABELS = {"mask": "Download mask", "overlay": "Download overlay", "cutout": "Download cut-out",
-                   "alpha": "Download alpha"}
+DOWNLOAD_FORMATS = ("cutout", "alpha", "colour", "overlay", "mask")
+DOWNLOAD_LABELS = {"cutout": "Download cut-out", "alpha": "Download pet mask", "colour": "Download coloured mask",
+                   "overlay": "Download overlay", "mask": "Download label map"}
+DOWNLOAD_HELP = {
+    "cutout": "The pet cut out at the photo's size (PNG; transparent unless a background is chosen in Cut-out).",
+    "alpha": "Black and white: white is pet, black background, grey the soft edges (8-bit PNG, the photo's size).",
+    "colour": "The mask in the colours shown here.",
+    "overlay": "The photo with the mask tinted over it.",
+    "mask": "Label map: 1 pet, 2 background, 3 border, the Oxford-IIIT Pet trimap format for training tools "
+            "(an image viewer shows it near-black).",
+}
+TINY_SIDE = 64
 
 
 def cutout_controls() -> CutoutOptions:
@@ -36,7 +44,7 @@ def cutout_controls() -> CutoutOptions:
     elif choice == "Blurred photo":
         background = Background("blur")
     elif choice == "Image":
-        upload = st.file_uploader("Background picture", type=UPLOAD_TYPES, key="background_image")
+        upload = st.file_uploader("Background picture", key="background_image")
         if upload is not None:
             try:
                 background = Background("image", image=Photo.open(upload.getvalue()).rgb)
@@ -50,9 +58,11 @@ segmenter = state.segmenter()
 if segmenter is None:
     st.stop()
 
-uploads = st.file_uploader(
-    "Upload one or more photos", type=UPLOAD_TYPES, accept_multiple_files=True, key="uploads"
+uploads = st.file_uploader(  # any type: a file PetSeg cannot read gets its reason on the page, not in a tooltip
+    "Upload one or more photos", accept_multiple_files=True, key="uploads"
 )
+st.caption(f"JPEG, PNG, WebP, GIF, BMP or TIFF. Up to {MAX_FILE_BYTES // 2**20} MB and "
+           f"{MAX_PIXELS // 1_000_000} megapixels per photo.")
 examples = {pair.stem: pair.image for pair in sample_pairs()}
 example = st.selectbox(
     "…or try an example from the validation set", ["(none)", *examples], key="example",
@@ -80,6 +90,7 @@ if not items:
     st.info("Upload a photo of your cat or dog to see it segmented.")
     st.stop()
 
+zip_slot = st.container()  # the batch download goes above the results, filled once they are known
 progress = st.progress(0.0, text="Segmenting…") if len(items) > 1 else None
 stems = output_stems([name for name, _ in items])  # the CLI's naming rule: same-stem photos keep their extension
 done: dict[str, object] = {}
@@ -87,8 +98,8 @@ for index, ((name, data), stem) in enumerate(zip(items, stems)):
     st.subheader(name)
     try:
         result = state.segment(data, cleanup, tta)
-    except ImageError as error:
-        st.error(f"Cannot segment {name}: {error}")
+    except ImageError as error:  # an upload's messages start with "upload: "; the page names the file itself
+        st.error(f"Cannot segment {name}: {str(error).removeprefix('upload: ')}")
         continue
     finally:
         if progress is not None:
@@ -112,9 +123,13 @@ for index, ((name, data), stem) in enumerate(zip(items, stems)):
         cut = render.cutout(photo, render.scaled(matte, photo.size), cutout.background, cutout.crop)
         st.image(render.on_checkerboard(cut) if cutout.background.transparent else cut,
                  caption=f"Cut-out ({matte.refine}, edges refined in {matte.seconds * 1000:.0f} ms)")
-        if not matte.found_pet:
-            st.warning("No cat or dog found in this photo: the cut-out is empty.")
+        if not matte.found_pet and result.pet_fraction > 0:
+            st.warning("The pet found is too faint to cut out: the cut-out is empty.")
     width, height = result.photo.size
+    if not result.found_pet:
+        st.warning("No cat or dog found in this photo: the model is nowhere sure of one." + (
+            f" It is only {width}×{height} px: the model looks at photos at {segmenter.input_size} px, "
+            "so a photo this small holds too little detail." if min(width, height) < TINY_SIDE else ""))
     stats = st.columns(4)
     stats[0].metric("Pet share", f"{result.pet_fraction:.1%}")
     stats[1].metric("Prediction time", f"{result.seconds * 1000:.0f} ms")
@@ -123,14 +138,14 @@ for index, ((name, data), stem) in enumerate(zip(items, stems)):
     buttons = st.columns(len(makers))
     for column, kind, (file_name, make) in zip(buttons, DOWNLOAD_FORMATS, makers.items()):
         column.download_button(  # encoded only when clicked (a 12 MP PNG takes seconds)
-            DOWNLOAD_LABELS[kind], make, file_name=file_name, mime="image/png",
+            DOWNLOAD_LABELS[kind], make, file_name=file_name, mime="image/png", help=DOWNLOAD_HELP[kind],
             key=f"download-{index}-{file_name}", on_click="ignore",
         )
 
 if progress is not None:
     progress.empty()
 if len(done) > 1:
-    st.download_button(
+    zip_slot.download_button(
         f"Download all {len(done)} results (ZIP)",
         lambda: zip_outputs(done, alpha, DOWNLOAD_FORMATS, cutout), file_name="petseg-results.zip",
         mime="application/zip", key="download-zip", type="primary", on_click="ignore",

@@ -20,14 +20,23 @@ def test_upload_gallery_history_in_a_real_browser(streamlit_server, browser, tmp
     page.get_by_text("Upload a photo of your cat or dog").wait_for()
 
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
-    page.get_by_text("Download mask").wait_for(timeout=120_000)
+    page.get_by_role("button", name="Download label map").wait_for(timeout=120_000)
     wait_for_script(page)
     pet_share = page.locator('[data-testid="stMetric"]', has_text="Pet share").locator('[data-testid="stMetricValue"]')
     assert pet_share.inner_text().endswith("%")
     assert page.locator('[data-testid="stDownloadButton"]').count() >= 2
     with page.expect_download() as download:
-        page.get_by_text("Download mask").click()
+        page.get_by_role("button", name="Download label map").click()
     assert download.value.suggested_filename == "my_cat_mask.png"
+    assert set(np.unique(np.asarray(Image.open(download.value.path())))) <= {1, 2, 3}
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download coloured mask").click()  # what people can see: not near-black
+    assert download.value.suggested_filename == "my_cat_mask_colour.png"
+    assert np.asarray(Image.open(download.value.path()).convert("L")).mean() > 60
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download pet mask").click()  # black and white
+    pet_mask = np.asarray(Image.open(download.value.path()))
+    assert pet_mask.ndim == 2 and pet_mask.min() == 0 and pet_mask.max() == 255
     assert_no_exception(page)
     page.screenshot(path=str(ARTIFACTS / "segment.png"), full_page=True)
 
@@ -35,7 +44,7 @@ def test_upload_gallery_history_in_a_real_browser(streamlit_server, browser, tmp
     page.get_by_text("edges refined in").wait_for(timeout=120_000)
     wait_for_script(page)
     with page.expect_download() as download:
-        page.get_by_text("Download cut-out").click()
+        page.get_by_role("button", name="Download cut-out").click()
     assert download.value.suggested_filename == "my_cat_cutout.png"
     cutout = Image.open(download.value.path())
     assert cutout.mode == "RGBA" and cutout.size == (320, 240)
@@ -73,7 +82,8 @@ def test_bad_upload_shows_an_error_and_the_page_keeps_working(streamlit_server, 
 
 
 def test_over_limit_upload_is_rejected_by_the_server_config(streamlit_server, browser, tmp_path):
-    """`.streamlit/config.toml` sets maxUploadSize = 20 (MB): a 21 MB file never reaches the app."""
+    """`.streamlit/config.toml` sets maxUploadSize (MB): a larger file never reaches the app, and the
+    page states the limit where people can read it (the uploader's own error shows on hover only)."""
     import tomllib
 
     from tests.e2e.conftest import ROOT
@@ -89,6 +99,31 @@ def test_over_limit_upload_is_rejected_by_the_server_config(streamlit_server, br
     page.get_by_text(f"{limit:.1f}MB", exact=False).first.wait_for(timeout=30_000)
     wait_for_script(page)
     assert page.get_by_text("Cannot segment huge.jpg").count() == 0  # rejected before the app saw it
-    assert page.get_by_text("Download mask").count() == 0
+    assert page.get_by_role("button", name="Download label map").count() == 0
+    assert page.get_by_text(f"Up to {limit} MB", exact=False).count() == 1
     page.screenshot(path=str(ARTIFACTS / "over-limit.png"))
+    page.close()
+
+
+def test_unreadable_and_pet_free_uploads_say_why_on_the_page(streamlit_server, browser, tmp_path):
+    """A HEIC photo, a gradient and a 16 px image: each gets its reason in words on the page."""
+    url, _ = streamlit_server
+    heic = tmp_path / "IMG_0001.heic"
+    heic.write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(200))
+    gradient = tmp_path / "gradient.png"
+    Image.fromarray(np.tile(np.linspace(0, 255, 300, dtype=np.uint8), (200, 1))).convert("RGB").save(gradient)
+    tiny = tmp_path / "tiny.png"
+    Image.new("RGB", (16, 16), (120, 130, 140)).save(tiny)
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+    page.goto(url)
+    wait_for_script(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(heic), str(gradient), str(tiny)])
+    page.get_by_text("Cannot segment IMG_0001.heic: HEIC/AVIF photos").wait_for(timeout=120_000)
+    wait_for_script(page)
+    page.get_by_text("No cat or dog found in this photo").first.wait_for(timeout=60_000)
+    alerts = page.locator('[data-testid="stAlert"]').all_inner_texts()
+    assert sum("No cat or dog found in this photo" in alert for alert in alerts) == 2, alerts
+    assert page.get_by_text("It is only 16×16 px").count() == 1
+    assert_no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "no-pet-phone.png"), full_page=True)
     page.close()

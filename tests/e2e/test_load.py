@@ -35,12 +35,12 @@ async def one_session(browser, url: str, photo_path, index: int) -> tuple[bytes,
     await page.goto(url)
     await page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=180_000)
     await page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo_path))
-    await page.get_by_text("Download mask").wait_for(timeout=180_000)
+    await page.get_by_role("button", name="Download label map").wait_for(timeout=180_000)
     elapsed = time.perf_counter() - started
     assert await page.locator('[data-testid="stException"]').count() == 0
     assert await page.locator('[data-testid="stAlertContentError"]').count() == 0
     async with page.expect_download() as info:
-        await page.get_by_text("Download mask").click()
+        await page.get_by_role("button", name="Download label map").click()
     download = await info.value
     payload = open(await download.path(), "rb").read()
     await page.screenshot(path=str(ARTIFACTS / f"load-session-{index}.png"))

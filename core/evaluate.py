@@ -78,6 +78,28 @@ class ImageResult:
     prediction: np.ndarray
     confusion: np.ndarray
     scores: dict[str, float]
+    confident_disagreement: float = 0.0
+    """Share of the image's decided pixels (ground truth pet or background) where the model is
+    confident (p >= `CONFIDENT`) of the other one of the two: high where the label may be wrong."""
+
+    @property
+    def suspect_label(self) -> bool:
+        return self.confident_disagreement >= SUSPECT_SHARE
+
+
+CONFIDENT = 0.9
+SUSPECT_SHARE = 0.5
+"""An image is a suspect label when the model confidently contradicts its ground truth on at
+least half of the decided pixels (e.g. `Persian_273`, pet and background swapped in the trimap)."""
+
+
+def confident_disagreement(truths: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """Per image, the share of decided pixels (truth pet 0 or background 1) where the model gives the
+    other of the two a probability >= CONFIDENT. (N, H, W) class indices, (N, H, W, C) probabilities."""
+    decided = truths != 2
+    other = np.where(truths == 0, probabilities[..., 1], probabilities[..., 0])
+    contradicted = decided & (other >= CONFIDENT)
+    return contradicted.sum(axis=(1, 2)) / np.maximum(decided.sum(axis=(1, 2)), 1)
 
 
 def score_images(segmenter: Segmenter, arrays: data.ArraySet, batch_size: int = 32) -> list[ImageResult]:
@@ -89,11 +111,12 @@ def score_images(segmenter: Segmenter, arrays: data.ArraySet, batch_size: int = 
         probabilities = segmenter.predict_arrays(images)
         confusion, scores = batch_image_scores(truths, probabilities)
         predictions = np.argmax(probabilities, axis=-1).astype(np.uint8)
+        disagreement = confident_disagreement(truths, probabilities)
         for offset in range(len(images)):
             results.append(
                 ImageResult(
                     arrays.pairs[start + offset], images[offset], truths[offset], predictions[offset], confusion[offset],
-                    {key: float(scores[key][offset]) for key in METRIC_KEYS},
+                    {key: float(scores[key][offset]) for key in METRIC_KEYS}, float(disagreement[offset]),
                 )
             )
     return results

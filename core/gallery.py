@@ -13,8 +13,14 @@ SORT_ORDERS = {
     "Worst Dice first": ("dice", False),
     "Best Dice first": ("dice", True),
     "Worst pet IoU first": ("pet_iou", False),
+    "Suspect labels first": ("confident_disagreement", True),
     "Name": ("name", False),
 }
+
+
+def breed_name(breed: str) -> str:
+    """A breed as people write it: `british_shorthair` or `British_Shorthair` -> British Shorthair."""
+    return " ".join(word.capitalize() for word in breed.split("_"))
 
 
 @dataclass
@@ -38,22 +44,34 @@ def load_source(data_dir: Path, size: int, val_size: int = 1000) -> GallerySourc
         arrays, _ = data.load_arrays(pairs, size)
         return GallerySource(
             arrays,
-            f"bundled sample ({len(arrays)} validation images, one per breed): no dataset found at {data_dir}",
+            f"bundled sample ({len(arrays)} validation images, one per breed): no dataset found at {data_dir}. "
+            "Get the full dataset (about 800 MB) with `python -m core download --dest data/oxford-iiit-pet`",
             True,
         )
 
 
+def breeds_of(results: list[ImageResult], species: str = "all") -> list[str]:
+    """The breeds present, cats before dogs, each alphabetically; only those of `species` if given."""
+    found = {(result.pair.species, result.pair.breed) for result in results}
+    return [breed for kind, breed in sorted(found, key=lambda item: (item[0], breed_name(item[1])))
+            if species == "all" or kind == species]
+
+
 def select(
-    results: list[ImageResult], species: str = "all", breeds: list[str] | None = None, order: str = "Worst Dice first"
+    results: list[ImageResult], species: str = "all", breeds: list[str] | None = None, order: str = "Worst Dice first",
+    suspect_only: bool = False,
 ) -> list[ImageResult]:
     chosen = [
         result
         for result in results
         if (species == "all" or result.pair.species == species) and (not breeds or result.pair.breed in breeds)
+        and (not suspect_only or result.suspect_label)
     ]
     key, descending = SORT_ORDERS[order]
     if key == "name":
         return sorted(chosen, key=lambda result: result.pair.stem)
+    if key == "confident_disagreement":
+        return sorted(chosen, key=lambda result: result.confident_disagreement, reverse=descending)
     return sorted(chosen, key=lambda result: result.scores[key], reverse=descending)
 
 

@@ -126,10 +126,39 @@ def test_gallery_page_scores_and_filters(app_env):
     assert not app.exception
 
 
+def test_gallery_filters_stay_consistent_and_pages_show_top_and_bottom(app_env):
+    app = started("views/gallery.py")  # the synthetic validation split holds two beagles
+    assert app.multiselect(key="breeds").options == ["Beagle"]  # names as people write them
+    assert [number.label for number in app.number_input] == ["Page (of 1)", "Page (of 1)"]  # above and below
+    app.multiselect(key="breeds").set_value(["beagle"]).run()
+    app.segmented_control(key="species").set_value("cat").run()  # a dog breed chosen, then cats
+    assert not app.exception and app.multiselect(key="breeds").value == [] and app.multiselect(key="breeds").options == []
+    app.segmented_control(key="species").set_value(None).run()  # clicking the selected species again
+    assert app.segmented_control(key="species").value == "all" and app.metric[0].value == "2"
+    app.toggle(key="suspect_only").set_value(True).run()  # synthetic labels are right: no suspect
+    assert "Clear the breeds or the suspect-label filter" in texts(app)
+
+
+def test_suspect_labels_are_the_confidently_contradicted_ones():
+    import numpy as np
+
+    from core.evaluate import confident_disagreement
+
+    truths = np.zeros((2, 4, 4), np.int64)
+    truths[:, :, 2:] = 1  # left half pet, right half background
+    probabilities = np.zeros((2, 4, 4, 3), np.float32)
+    probabilities[0, ..., 0] = truths[0] == 0  # agrees
+    probabilities[0, ..., 1] = truths[0] == 1
+    probabilities[1, ..., 0] = truths[1] == 1  # pet and background swapped
+    probabilities[1, ..., 1] = truths[1] == 0
+    assert confident_disagreement(truths, probabilities).tolist() == [0.0, 1.0]
+
+
 def test_gallery_falls_back_to_bundled_sample(app_env, monkeypatch, tmp_path):
     monkeypatch.setenv("PETSEG_DATA_DIR", str(tmp_path / "no-dataset"))
     app = started("views/gallery.py")
     assert "bundled sample" in " ".join(i.value for i in app.info)
+    assert "python -m core download" in " ".join(i.value for i in app.info)
     assert int(app.metric[0].value) >= 24
 
 

@@ -13,6 +13,14 @@ from core.imaging import colourise, overlay
 from dashboard import state
 from dashboard.charts import confusion_figure
 
+SCORE_HELP = {
+    "dice": "Soft Dice (the reference report's score): overlap of predicted probabilities and the true classes, "
+            "pooled over all pixels; 1 is perfect.",
+    "mean_iou": "Intersection over union of each class (pet, background, border), averaged; 1 is perfect.",
+    "pet_iou": "Intersection over union of pet (with its border) against background: how well the pet is cut out.",
+    "pixel_accuracy": "Share of pixels whose class is right.",
+}
+
 st.title("Validation gallery")
 segmenter = state.segmenter()
 if segmenter is None:
@@ -23,40 +31,75 @@ data_dir = Path(st.text_input("Dataset folder", value=str(state.settings().data_
 source, results = state.gallery_results(data_dir)
 (st.info if source.is_sample else st.caption)(f"Showing the {source.description}.")
 
+
+
+def keep_filters_consistent() -> None:
+    """A species click never leaves none selected, and breeds of another species are dropped."""
+    if st.session_state.get("species") is None:
+        st.session_state["species"] = "all"
+    allowed = set(gallery.breeds_of(results, st.session_state["species"]))
+    st.session_state["breeds"] = [breed for breed in st.session_state.get("breeds", []) if breed in allowed]
+
+
 filters = st.columns([1, 2, 1.3, 0.7])
-species = filters[0].segmented_control("Species", ["all", "cat", "dog"], default="all", key="species") or "all"
-breeds = filters[1].multiselect("Breeds", sorted({r.pair.breed for r in results}), key="breeds")
+species = filters[0].segmented_control("Species", ["all", "cat", "dog"], default="all", key="species",
+                                       on_change=keep_filters_consistent) or "all"
+breeds = filters[1].multiselect("Breeds", gallery.breeds_of(results, species), key="breeds",
+                                format_func=gallery.breed_name, placeholder=f"All {species if species != 'all' else ''} breeds")
 order = filters[2].selectbox("Sort", list(gallery.SORT_ORDERS), key="order")
 per_page = filters[3].selectbox("Per page", [6, 12, 24, 48], index=1, key="per_page")
-chosen = gallery.select(results, species, breeds, order)
+suspects = sum(result.suspect_label for result in results)
+suspect_only = st.toggle(
+    f"Only suspect labels ({suspects})", key="suspect_only",
+    help="Images whose ground truth the model confidently contradicts on at least half of the picture: "
+         "the annotation, not the model, may be wrong (e.g. pet and background swapped).",
+)
+chosen = gallery.select(results, species, breeds, order, suspect_only)
 if not chosen:
-    st.warning("No validation image matches these filters.")
+    st.warning("No validation image matches these filters. Clear the breeds or the suspect-label filter to see more.")
     st.stop()
 
 summary = gallery.summary(chosen)
 cards = st.columns(5)
 cards[0].metric("Images", len(chosen))
 for card, (key, label) in zip(cards[1:], [("dice", "Dice"), ("mean_iou", "Mean IoU"), ("pet_iou", "Pet IoU"), ("pixel_accuracy", "Pixel accuracy")]):
-    card.metric(label, f"{summary[key]:.3f}")
+    card.metric(label, f"{summary[key]:.3f}", help=SCORE_HELP[key])
 with st.expander("Confusion matrix of the selection", expanded=False):
     st.plotly_chart(confusion_figure(np.sum([r.confusion for r in chosen], axis=0)), key="confusion")
 
 pages = gallery.page_count(len(chosen), per_page)
-page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1, key="page")
+
+
+def page_picker(where: str) -> int:
+    """The page number, shown above and below the rows (both pick the same page)."""
+    def follow() -> None:
+        st.session_state["page"] = st.session_state[f"page_{where}"]
+
+    current = min(int(st.session_state.get("page", 1)), pages)
+    st.session_state[f"page_{where}"] = current
+    st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, step=1, key=f"page_{where}", on_change=follow)
+    return current
+
+
+page = page_picker("top")
 header = st.columns(4)
 for column, title in zip(header, ("Image", "Ground truth", "Prediction", "Overlay")):
     column.markdown(f"**{title}**")
-for result in gallery.page_of(chosen, int(page), per_page):
+for result in gallery.page_of(chosen, page, per_page):
     truth, prediction = result.truth + 1, result.prediction + 1
     photo = Image.fromarray(result.image)
-    columns = st.columns(4)
-    columns[0].image(photo, width="stretch")
-    columns[1].image(colourise(truth), width="stretch")
-    columns[2].image(colourise(prediction), width="stretch")
-    columns[3].image(overlay(photo, prediction), width="stretch")
     scores = result.scores
-    st.caption(
-        f"**{result.pair.stem}** ({result.pair.species}, {result.pair.breed.replace('_', ' ')}) — "
-        f"Dice {scores['dice']:.3f} · mean IoU {scores['mean_iou']:.3f} · pet IoU {scores['pet_iou']:.3f} · "
-        f"accuracy {scores['pixel_accuracy']:.3f}"
-    )
+    with st.container(border=True):  # the caption heads its own row
+        st.caption(
+            f"**{result.pair.stem}** ({result.pair.species}, {gallery.breed_name(result.pair.breed)}) — "
+            f"Dice {scores['dice']:.3f} · mean IoU {scores['mean_iou']:.3f} · pet IoU {scores['pet_iou']:.3f} · "
+            f"accuracy {scores['pixel_accuracy']:.3f}"
+            + (f" · **suspect label**: the model confidently contradicts {result.confident_disagreement:.0%} "
+               "of the ground truth" if result.suspect_label else "")
+        )
+        columns = st.columns(4)
+        columns[0].image(photo, width="stretch")
+        columns[1].image(colourise(truth), width="stretch")
+        columns[2].image(colourise(prediction), width="stretch")
+        columns[3].image(overlay(photo, prediction), width="stretch")
+page_picker("bottom")

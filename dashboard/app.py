@@ -24,5 +24,6 @@ navigation = st.navigation(
         st.Page("views/history.py", title="Training history", icon=":material/monitoring:"),
     ]
 )
-state.model_panel()
+with st.spinner("Loading the model…"):  # in the main area: a cold start takes several seconds
+    state.model_panel()
 navigation.run()

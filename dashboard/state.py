@@ -111,8 +111,10 @@ def model_panel() -> None:
     metrics = entry.metrics()
     if metrics:
         left, right = sidebar.columns(2)
-        left.metric("Val. Dice", f"{metrics['dice']:.3f}")
-        right.metric("Val. mIoU", f"{metrics['mean_iou']:.3f}")
+        left.metric("Val. Dice", f"{metrics['dice']:.3f}",
+                    help="Soft Dice on the validation images (the reference report's score; 1 is perfect).")
+        right.metric("Val. mIoU", f"{metrics['mean_iou']:.3f}",
+                     help="Mean intersection over union of pet, background and border (1 is perfect).")
         sidebar.caption(f"On {metrics.get('images', '?')} validation images (reference protocol).")
     else:
         sidebar.caption("No validation metrics saved beside this model.")

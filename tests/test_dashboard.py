@@ -62,6 +62,9 @@ def test_example_photo_and_views(app_env):
     example = app.selectbox(key="example")
     app = example.set_value(example.options[1]).run()
     assert not app.exception and [m.label for m in app.metric].count("Pet share") == 1
+    assert "Scores against the ground truth" in texts(app)  # a validation image: its annotation and scores
+    assert len(app.get("image")) == 4  # photo, mask, overlay side by side, and the ground truth
+    assert "Border* is the thin band" in texts(app)
     for view in ("Overlay", "Mask", "Cut-out"):
         app.segmented_control(key="view").set_value(view).run()
         assert not app.exception

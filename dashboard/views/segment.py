@@ -5,7 +5,19 @@ from __future__ import annotations
 import streamlit as st
 
 from core import render
-from core.imaging import MAX_FILE_BYTES, MAX_PIXELS, CLASS_COLOURS, ImageError, Photo, colourise, overlay, preview
+from core.imaging import (
+    CLASS_COLOURS,
+    MAX_FILE_BYTES,
+    MAX_PIXELS,
+    ImageError,
+    Photo,
+    colourise,
+    load_trimap,
+    overlay,
+    preview,
+    resize_mask,
+)
+from core.metrics import image_scores
 from core.outputs import output_makers, output_stems, zip_outputs
 from core.render import Background, CutoutOptions
 from core.sample import sample_pairs
@@ -53,6 +65,20 @@ def cutout_controls() -> CutoutOptions:
     return CutoutOptions(REFINE_LABELS[refine_label], background, crop)
 
 
+def show_ground_truth(pair, result) -> None:
+    """A bundled validation example: its annotation and the prediction's scores against it."""
+    truth = load_trimap(pair.trimap)
+    scores = image_scores(resize_mask(truth, segmenter.input_size) - 1, result.probabilities)
+    columns = st.columns([1, 2])
+    columns[0].image(colourise(render.scaled_trimap(truth, (256, round(256 * truth.shape[0] / truth.shape[1])))),
+                     caption="Ground truth (the dataset's annotation)", width="stretch")
+    columns[1].markdown(
+        f"**Scores against the ground truth** (at the model's {segmenter.input_size} px):  \n"
+        f"Dice {scores['dice']:.3f} · mean IoU {scores['mean_iou']:.3f} · pet IoU {scores['pet_iou']:.3f} · "
+        f"pixel accuracy {scores['pixel_accuracy']:.3f}"
+    )
+
+
 st.title("Segment a cat or dog photo")
 segmenter = state.segmenter()
 if segmenter is None:
@@ -63,7 +89,7 @@ uploads = st.file_uploader(  # any type: a file PetSeg cannot read gets its reas
 )
 st.caption(f"JPEG, PNG, WebP, GIF, BMP or TIFF. Up to {MAX_FILE_BYTES // 2**20} MB and "
            f"{MAX_PIXELS // 1_000_000} megapixels per photo.")
-examples = {pair.stem: pair.image for pair in sample_pairs()}
+examples = {pair.stem: pair for pair in sample_pairs()}
 example = st.selectbox(
     "…or try an example from the validation set", ["(none)", *examples], key="example",
     help="Bundled validation images the model never trained on.",
@@ -81,11 +107,17 @@ legend = " ".join(
     f'border-radius:2px;margin:0 0.3em 0 0.8em"></span>{name}'
     for name, colour in zip(("pet", "background", "border"), CLASS_COLOURS)
 )
-st.markdown(f"Mask colours: {legend}", unsafe_allow_html=True)
+st.markdown(f"Mask colours: {legend}. *Border* is the thin band around the pet's outline that the dataset's "
+            "annotators left undecided (fur, whiskers); the model predicts it as a class of its own.",
+            unsafe_allow_html=True)
 
 items: list[tuple[str, bytes]] = [(upload.name, upload.getvalue()) for upload in uploads or []]
-if example != "(none)":
-    items.append((examples[example].name, examples[example].read_bytes()))
+example_pair = examples.get(example)
+if example_pair is not None:
+    if items:
+        st.info(f"Showing your {len(items)} photo(s) and the example {example}: "
+                "set the example back to (none) to see only yours.")
+    items.append((example_pair.image.name, example_pair.image.read_bytes()))
 if not items:
     st.info("Upload a photo of your cat or dog to see it segmented.")
     st.stop()
@@ -125,6 +157,8 @@ for index, ((name, data), stem) in enumerate(zip(items, stems)):
                  caption=f"Cut-out ({matte.refine}, edges refined in {matte.seconds * 1000:.0f} ms)")
         if not matte.found_pet and result.pet_fraction > 0:
             st.warning("The pet found is too faint to cut out: the cut-out is empty.")
+    if example_pair is not None and name == example_pair.image.name:
+        show_ground_truth(example_pair, result)
     width, height = result.photo.size
     if not result.found_pet:
         st.warning("No cat or dog found in this photo: the model is nowhere sure of one." + (

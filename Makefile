@@ -11,6 +11,8 @@ PORT ?= 8501
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@# pymatting's numba functions compile on first use (about a minute) and are cached: do it now, not in a page load
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -c "import core.matte; core.matte.warm_up()"
 	touch $@
 
 $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed

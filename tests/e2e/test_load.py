@@ -32,7 +32,7 @@ async def one_session(browser, url: str, photo_path, index: int) -> tuple[bytes,
     context = await browser.new_context(accept_downloads=True)
     page = await context.new_page()
     started = time.perf_counter()
-    await page.goto(url)
+    await page.goto(url, timeout=180_000)  # eight sessions at once on two cores: correctness, not latency
     await page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=180_000)
     await page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo_path))
     await page.get_by_role("button", name="Download label map").wait_for(timeout=180_000)

@@ -1,4 +1,4 @@
-"""Screenshots of the three dashboard pages for the README (served app, headless Chromium).
+"""Screenshots of the dashboard pages for the README (served app, headless Chromium).
 
     .venv/bin/python scripts/screenshots.py --data-dir ../shared/data/oxford-iiit-pet --photo PHOTO
 """
@@ -41,9 +41,15 @@ def main() -> None:
             page.goto(url)
             page.wait_for_selector(ready, timeout=120_000)
             page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(args.photo))
-            page.get_by_text("Download mask").wait_for(timeout=120_000)
+            page.get_by_role("button", name="Download label map").wait_for(timeout=120_000)
             page.wait_for_selector(ready)
             page.screenshot(path=str(args.out / "segment.png"))
+            page.get_by_text("Cut-out", exact=True).click()
+            page.get_by_text("edges refined in").wait_for(timeout=120_000)
+            page.wait_for_selector(ready)
+            page.screenshot(path=str(args.out / "cutout-page.png"))
+            page.get_by_text("Side by side", exact=True).click()
+            page.wait_for_selector(ready)
             page.get_by_role("link", name="Validation gallery").click()
             page.get_by_text("Pixel accuracy").first.wait_for(timeout=300_000)
             page.wait_for_selector(ready)

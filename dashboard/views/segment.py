@@ -65,6 +65,12 @@ def cutout_controls() -> CutoutOptions:
     return CutoutOptions(REFINE_LABELS[refine_label], background, crop)
 
 
+def single_view():
+    """Where one big view goes: two thirds of the page (a 128 px example and a 12 MP photo alike,
+    with the controls still in view), the whole width on a phone, where columns stack."""
+    return st.columns([2, 1])[0]
+
+
 def show_ground_truth(pair, result) -> None:
     """A bundled validation example: its annotation and the prediction's scores against it."""
     truth = load_trimap(pair.trimap)
@@ -146,14 +152,14 @@ for index, ((name, data), stem) in enumerate(zip(items, stems)):
         columns[1].image(colourise(shown), caption="Mask", width="stretch")
         columns[2].image(overlay(photo, shown, alpha), caption="Overlay", width="stretch")
     elif view == "Overlay":
-        st.image(overlay(photo, shown, alpha), caption="Overlay")
+        single_view().image(overlay(photo, shown, alpha), caption="Overlay", width="stretch")
     elif view == "Mask":
-        st.image(colourise(shown), caption="Mask")
+        single_view().image(colourise(shown), caption="Mask", width="stretch")
     else:
         with st.spinner("Refining the edges…"):
             matte = state.matte(data, cleanup, tta, cutout.refine)
         cut = render.cutout(photo, render.scaled(matte, photo.size), cutout.background, cutout.crop)
-        st.image(render.on_checkerboard(cut) if cutout.background.transparent else cut,
+        single_view().image(render.on_checkerboard(cut) if cutout.background.transparent else cut, width="stretch",
                  caption=f"Cut-out ({matte.refine}, edges refined in {matte.seconds * 1000:.0f} ms)")
         if not matte.found_pet and result.pet_fraction > 0:
             st.warning("The pet found is too faint to cut out: the cut-out is empty.")

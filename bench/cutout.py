@@ -127,7 +127,7 @@ def speed(segmenter: Segmenter, photo_path: Path, repeats: int) -> dict[str, flo
         matte: Matte = compute_matte(result.photo.rgb, result.probabilities, refine)
         return render.cutout(result.photo.rgb, matte)
 
-    figures = {"mask": median_seconds(lambda: segmenter.segment(jpeg), repeats)}
+    figures = {"mask": median_seconds(lambda: segmenter.segment(jpeg).trimap, repeats)}
     for refine in ("fast", "matting"):
         figures[f"{refine} cut-out"] = median_seconds(lambda refine=refine: cut(refine), repeats)
     image = cut("fast")

@@ -183,13 +183,6 @@ def overlay(photo: Image.Image, trimap: np.ndarray, alpha: float = 0.5) -> Image
     return Image.fromarray(blended.round().astype(np.uint8))
 
 
-def cutout(photo: Image.Image, trimap: np.ndarray) -> Image.Image:
-    """The pet cut out: RGBA with the background transparent."""
-    rgba = photo.convert("RGBA")
-    rgba.putalpha(Image.fromarray(np.where(trimap == 2, 0, 255).astype(np.uint8)))
-    return rgba
-
-
 def trimap_png(trimap: np.ndarray) -> bytes:
     """A single-channel PNG of the trimap with values 1/2/3."""
     buffer = io.BytesIO()

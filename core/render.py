@@ -110,7 +110,10 @@ def crop_box(alpha: np.ndarray, margin: float = 0.05) -> tuple[int, int, int, in
 def cutout(photo: Image.Image, matte: Matte, background: Background = Background(), crop: bool = False,
            margin: float = 0.05) -> Image.Image:
     """The pet cut out: RGBA on a transparent background, else RGB on the chosen background."""
-    foreground = Image.fromarray(matte.foreground) if matte.foreground is not None else photo.convert("RGB")
+    if matte.foreground is not None:
+        foreground = Image.fromarray(matte.foreground)
+    else:
+        foreground = photo if photo.mode == "RGB" else photo.convert("RGB")
     alpha = Image.fromarray(matte.alpha8, mode="L")
     if background.transparent:
         result = foreground.convert("RGBA")

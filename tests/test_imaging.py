@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.imaging import ImageError, Photo, colourise, cutout, overlay, resize_mask, trimap_png
+from core.imaging import ImageError, Photo, colourise, overlay, resize_mask, trimap_png
 from tests.helpers import bomb_png, jpeg_bytes, png_bytes
 
 
@@ -94,14 +94,13 @@ def test_animated_gif_uses_first_frame():
     assert rgb[5, 5, 0] > 200 and rgb[5, 5, 2] < 50
 
 
-def test_colourise_overlay_cutout_and_png():
+def test_colourise_overlay_and_png():
     trimap = np.array([[1, 2], [3, 2]], np.uint8)
     photo = Image.new("RGB", (2, 2), (0, 0, 0))
     colours = np.asarray(colourise(trimap))
     assert colours.shape == (2, 2, 3) and not np.array_equal(colours[0, 0], colours[0, 1])
     blended = np.asarray(overlay(photo, trimap, alpha=1.0))
     assert np.array_equal(blended[0, 0], colours[0, 0]) and np.array_equal(blended[0, 1], [0, 0, 0])
-    assert np.asarray(cutout(photo, trimap))[..., 3].tolist() == [[255, 0], [255, 0]]
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(trimap_png(trimap)))), trimap)
     with pytest.raises(ValueError, match="does not match"):
         overlay(Image.new("RGB", (3, 2)), trimap)

@@ -32,6 +32,8 @@ from core.config import MatteConfig
 Refine = Literal["fast", "matting"]
 REFINE_LEVELS: tuple[str, ...] = get_args(Refine)
 PET_THRESHOLD = 0.5
+GREY_WEIGHTS = (0.299, 0.587, 0.114)
+"""ITU-R 601 luma: the guided filter's guide is the photo in grey."""
 ICHOL_SHIFTS = (1e-3, 1e-2, 0.1, 1.0, 10.0)
 
 
@@ -50,9 +52,9 @@ class Matte:
         return self.alpha8.astype(np.float32) / 255.0
 
     @property
-    def found_pet(self) -> bool:
-        """False when no pixel is more pet than not: the matte is all zero."""
-        return bool(np.any(self.alpha8 >= 128))
+    def is_empty(self) -> bool:
+        """True when no pixel is more pet than not (nothing to cut out)."""
+        return not np.any(self.alpha8 >= 128)
 
 
 def pet_score(probabilities: np.ndarray) -> np.ndarray:
@@ -87,7 +89,7 @@ def _full_size_ops():
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, 2], tf.float32), tf.TensorSpec([None, None, 3], tf.uint8)])
     def linear_in_grey(coefficients, photo):
-        grey = tf.tensordot(tf.cast(photo, tf.float32), tf.constant([0.299, 0.587, 0.114]), 1) / 255.0
+        grey = tf.tensordot(tf.cast(photo, tf.float32), tf.constant(GREY_WEIGHTS), 1) / 255.0
         full = upscale(coefficients, tf.shape(photo)[:2])
         return to_uint8(full[..., 0] * grey + full[..., 1])
 
@@ -144,7 +146,7 @@ def guided_coefficients(alpha: np.ndarray, guide: np.ndarray, radius: int, epsil
 
 def _grey(rgb: np.ndarray) -> np.ndarray:
     """Grey levels of an RGB array in [0, 1]."""
-    return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
+    return rgb @ np.asarray(GREY_WEIGHTS)
 
 
 def _unknown_box(trimap: np.ndarray, margin: int) -> tuple[slice, slice] | None:
@@ -196,7 +198,7 @@ def compute_matte(photo: Image.Image, probabilities: np.ndarray, refine: str = "
                   config: MatteConfig = MatteConfig()) -> Matte:
     """The matte of a segmented photo (`photo` as displayed, `probabilities` at the model's size).
 
-    A photo with no pet gives an all-zero matte (`found_pet` False) without running the solver."""
+    A photo with no pet gives an all-zero matte (`is_empty`) without running the solver."""
     if refine not in REFINE_LEVELS:
         raise ValueError(f"refine must be one of {', '.join(REFINE_LEVELS)}, got {refine!r}")
     started = time.perf_counter()

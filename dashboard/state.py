@@ -12,6 +12,7 @@ from core.config import AppConfig
 from core.evaluate import ImageResult, score_images
 from core.matte import Matte, compute_matte
 from core.matte import warm_up as warm_up_matting
+from core.imaging import Photo
 from core.predict import ModelFileError, Segmentation, Segmenter
 
 
@@ -63,14 +64,15 @@ def segmenter() -> Segmenter | None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _segment(path: str, mtime: float, data: bytes, cleanup: bool, tta: bool) -> Segmentation:
-    return _load_segmenter(path, mtime, tta).segment(data, cleanup=cleanup)
+def _segment(path: str, mtime: float, data: bytes, name: str, cleanup: bool, tta: bool) -> Segmentation:
+    return _load_segmenter(path, mtime, tta).segment(Photo(data, name), cleanup=cleanup)
 
 
-def segment(data: bytes, cleanup: bool, tta: bool = False) -> Segmentation:
-    """Segment uploaded bytes with the selected model; results are cached (slider moves are free)."""
+def segment(data: bytes, name: str, cleanup: bool, tta: bool = False) -> Segmentation:
+    """Segment an uploaded file with the selected model (errors name the file); results are cached
+    (slider moves are free)."""
     entry = selected_model()
-    return _segment(str(entry.path), entry.mtime(), data, cleanup, tta)
+    return _segment(str(entry.path), entry.mtime(), data, name, cleanup, tta)
 
 
 @st.cache_resource(show_spinner="Predicting the validation images…", max_entries=4)
@@ -121,12 +123,12 @@ def model_panel() -> None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _matte(path: str, mtime: float, data: bytes, cleanup: bool, tta: bool, refine: str) -> Matte:
-    result = _segment(path, mtime, data, cleanup, tta)
+def _matte(path: str, mtime: float, data: bytes, name: str, cleanup: bool, tta: bool, refine: str) -> Matte:
+    result = _segment(path, mtime, data, name, cleanup, tta)
     return compute_matte(result.photo.rgb, result.probabilities, refine)
 
 
-def matte(data: bytes, cleanup: bool, tta: bool, refine: str) -> Matte:
+def matte(data: bytes, name: str, cleanup: bool, tta: bool, refine: str) -> Matte:
     """The alpha matte of an uploaded photo, once per photo and setting (cached)."""
     entry = selected_model()
-    return _matte(str(entry.path), entry.mtime(), data, cleanup, tta, refine)
+    return _matte(str(entry.path), entry.mtime(), data, name, cleanup, tta, refine)

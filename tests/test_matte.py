@@ -40,7 +40,7 @@ def test_matte_is_in_range_at_photo_size_sure_inside_and_outside(refine):
     matte = compute_matte(photo, disc_probabilities(), refine)
     alpha = matte.alpha
     assert alpha.shape == (120, 180) and alpha.dtype == np.float32
-    assert alpha.min() >= 0.0 and alpha.max() <= 1.0 and matte.found_pet
+    assert alpha.min() >= 0.0 and alpha.max() <= 1.0 and not matte.is_empty
     assert alpha[60, 90] >= 0.9 and alpha[55:66, 85:96].min() >= 0.9  # far inside the outline
     assert alpha[:10, :10].max() <= 0.1 and alpha[-10:, -10:].max() <= 0.1  # far outside
 
@@ -60,7 +60,7 @@ def test_a_photo_with_no_pet_gives_an_empty_matte(refine):
     probabilities[..., 1] = 1.0
     photo = disc_photo()
     matte = compute_matte(photo, probabilities, refine)
-    assert not matte.found_pet and matte.alpha.shape == (120, 180) and not matte.alpha.any()
+    assert matte.is_empty and matte.alpha.shape == (120, 180) and not matte.alpha.any()
     assert crop_box(matte.alpha) == (0, 0, 180, 120)
     assert np.asarray(render.cutout(photo, matte))[..., 3].max() == 0
 
@@ -138,5 +138,5 @@ def test_matting_falls_back_to_fast_when_nothing_is_sure_background():
     """A close-up where the pet fills the photo: closed-form matting needs sure background."""
     probabilities = disc_probabilities(radius=0.9, band=0.3)
     matte = compute_matte(disc_photo(radius=0.9), probabilities, "matting")
-    assert matte.refine == "fast" and matte.found_pet
+    assert matte.refine == "fast" and not matte.is_empty
     assert np.array_equal(matte.alpha8, compute_matte(disc_photo(radius=0.9), probabilities, "fast").alpha8)

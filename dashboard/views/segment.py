@@ -135,9 +135,9 @@ done: dict[str, object] = {}
 for index, ((name, data), stem) in enumerate(zip(items, stems)):
     st.subheader(name)
     try:
-        result = state.segment(data, cleanup, tta)
-    except ImageError as error:  # an upload's messages start with "upload: "; the page names the file itself
-        st.error(f"Cannot segment {name}: {str(error).removeprefix('upload: ')}")
+        result = state.segment(data, name, cleanup, tta)
+    except ImageError as error:  # its message starts with the file's name
+        st.error(f"Cannot segment {error}")
         continue
     finally:
         if progress is not None:
@@ -157,11 +157,11 @@ for index, ((name, data), stem) in enumerate(zip(items, stems)):
         single_view().image(colourise(shown), caption="Mask", width="stretch")
     else:
         with st.spinner("Refining the edges…"):
-            matte = state.matte(data, cleanup, tta, cutout.refine)
+            matte = state.matte(data, name, cleanup, tta, cutout.refine)
         cut = render.cutout(photo, render.scaled(matte, photo.size), cutout.background, cutout.crop)
         single_view().image(render.on_checkerboard(cut) if cutout.background.transparent else cut, width="stretch",
                  caption=f"Cut-out ({matte.refine}, edges refined in {matte.seconds * 1000:.0f} ms)")
-        if not matte.found_pet and result.pet_fraction > 0:
+        if matte.is_empty and result.found_pet:
             st.warning("The pet found is too faint to cut out: the cut-out is empty.")
     if example_pair is not None and name == example_pair.image.name:
         show_ground_truth(example_pair, result)

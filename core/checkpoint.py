@@ -74,32 +74,42 @@ class EpochCheckpoint(keras.callbacks.Callback):
     """Commits the weights and optimizer state after every epoch; `restore` resumes from them.
 
     `restore` runs before `fit` and returns the number of finished epochs, which the caller
-    passes to `fit(initial_epoch=...)`, so no private Keras attribute is involved."""
+    passes to `fit(initial_epoch=...)`, so no private Keras attribute is involved.
 
-    def __init__(self, folder: Path, report: Callable[[str], None] = print) -> None:
+    `commits=False` is for a process that does not own the folder (a multi-worker run's other
+    workers resume from the chief's states): it reads, skipping what it cannot read, and never
+    removes, sets aside or writes anything there."""
+
+    def __init__(self, folder: Path, report: Callable[[str], None] = print, commits: bool = True) -> None:
         super().__init__()
         self.folder = Path(folder)
         self.report = report
+        self.commits = commits
 
     def restore(self, model: keras.Model) -> int:
-        for stray in self.folder.glob(".epoch-*"):  # a write the kill interrupted, never committed
-            stray.unlink(missing_ok=True)
+        if self.commits:
+            for stray in self.folder.glob(".epoch-*"):  # a write the kill interrupted, never committed
+                stray.unlink(missing_ok=True)
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
         for state in saved_states(self.folder):
             try:
                 model.load_weights(state.path)
             except Exception as error:  # noqa: BLE001 - h5py raises OSError, KeyError, ValueError...
+                if not self.commits:
+                    continue  # the owner sets it aside and says so
                 reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
                 aside = set_aside(state.path)
                 self.report(f"resume state {state.path} is unreadable ({reason}); set aside as {aside.name}")
                 continue
             return state.epoch
-        if any(self.folder.glob("*.unreadable")):
+        if self.commits and any(self.folder.glob("*.unreadable")):
             self.report("no readable resume state is left: training starts from scratch")
         return 0
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
+        if not self.commits:
+            return
         finished = epoch + 1
         path = state_path(self.folder, finished)
         with atomic_path(path, suffix=".weights.h5") as temporary:

@@ -170,3 +170,23 @@ def check_keras_internals(trainer_module: Any, version: str) -> None:
             raise DistributeError(
                 f"Keras {version} changed {dotted}({', '.join(parameters)}), expected ({', '.join(expected)}): {advice}"
             )
+
+
+def check_same_resume_epoch(strategy: Any, finished: int, run_dir: Any) -> None:
+    """Stop every worker with one message unless all resume after the same epoch.
+
+    Workers that start from different epochs train different steps and fail later inside a
+    collective with an unreadable error. The check all-reduces the sum and the sum of squares of
+    `finished` over the replicas: both equal `n * finished` and `n * finished**2` only when every
+    replica holds the same value (zero variance), and every worker sees the same verdict."""
+    import tensorflow as tf
+
+    value = tf.constant([finished, finished * finished], tf.float64)
+    total = strategy.reduce("SUM", strategy.run(lambda: tf.identity(value)), axis=None).numpy()
+    replicas = strategy.num_replicas_in_sync
+    if total[0] != replicas * finished or total[1] != replicas * finished * finished:
+        raise DistributeError(
+            f"the workers found different resume states (this worker: after epoch {finished}, the mean: "
+            f"{total[0] / replicas:g}): every worker resumes from {run_dir}/backup, written by the chief, so the "
+            "run folder must be on a filesystem that all workers share (e.g. NFS); or start a new --out"
+        )

@@ -21,7 +21,7 @@ import keras
 from core import data
 from core.checkpoint import EpochCheckpoint
 from core.config import TrainConfig
-from core.distribute import choose_strategy, prepare_for_multi_worker
+from core.distribute import check_same_resume_epoch, choose_strategy, prepare_for_multi_worker
 from core.errors import PetSegError
 from core.files import atomic_path, write_json
 from core.history import best_epoch, kept_epoch, read_history, write_history
@@ -180,15 +180,18 @@ def train(config: TrainConfig, verbose: int | None = None) -> Path:
     """Train (or resume) a run; returns the path of the best model.
 
     Under a multi-worker strategy every worker runs this; only the chief writes into the run
-    folder, the others write to `RUN/.worker-<type>-<index>/`, removed when training ends.
+    folder, the others write to `RUN/.worker-<type>-<index>/`, emptied when they start and removed
+    when training ends. Every worker resumes from the chief's `RUN/backup/` (so `RUN` must be on
+    a filesystem they share) and they check that they agree on the epoch before training.
     """
     placement = choose_strategy(config.strategy)
     print(placement.describe(), flush=True)
-    out = Path(config.out_dir)
+    run_dir = out = Path(config.out_dir)
     if not placement.is_chief:
-        out = out / f".worker-{placement.task_type}-{placement.task_index}"
+        out = run_dir / f".worker-{placement.task_type}-{placement.task_index}"
+        shutil.rmtree(out, ignore_errors=True)  # what a killed worker left is never resumed from
     run_file, history_path, model_path = out / "run.json", out / "history.csv", out / "model.keras"
-    _check_resumable(run_file, config)
+    _check_resumable(run_dir / "run.json", config)
     model_config = config.model()
     split = data.load_split(config.data_dir, model_config.input_size, config.val_size, config.seed, config.limit)
     print(
@@ -209,9 +212,11 @@ def train(config: TrainConfig, verbose: int | None = None) -> Path:
             load_initial_weights(model, Path(config.init_from))
     if placement.kind == "MultiWorkerMirroredStrategy":
         prepare_for_multi_worker(model, val_set)  # not the training set: a first iterator would advance its shuffle
-    checkpoint = EpochCheckpoint(out / "backup")
+    checkpoint = EpochCheckpoint(run_dir / "backup", commits=placement.is_chief)
     with placement.strategy.scope():
         finished = checkpoint.restore(model)  # on resume, over the --init-from weights
+    if placement.workers > 1:
+        check_same_resume_epoch(placement.strategy, finished, run_dir)
     record = {
         "config": config.to_dict(),
         "model": {**model_config.to_dict(), "parameters": model.count_params()},

@@ -105,6 +105,66 @@ def test_killed_worker_then_same_commands_resume_every_epoch_once(tmp_path):
     assert load_model(out / "model.keras") is not None
 
 
+@pytest.mark.slow
+def test_workers_resume_from_the_chiefs_state_whatever_their_own_folders_hold(tmp_path):
+    """A finished two-worker run extended by one epoch: the chief holds epochs 1-2, the other
+    worker's folder was removed when the run ended (or, after a kill, holds whatever epoch that
+    worker reached). Every worker must resume after the chief's epoch 2, or they train different
+    epochs and the collectives fail."""
+    from tests.helpers import write_dataset
+
+    dataset = write_dataset(tmp_path / "pets", count=16)
+    out = tmp_path / "run"
+    processes = start_workers(dataset, out, epochs=2, batch_size=4, capture=True)
+    outputs = [process.communicate(timeout=300)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    before = read_history(out / "history.csv")
+    stale = out / ".worker-worker-1" / "backup"  # a killed worker's own, older state
+    stale.mkdir(parents=True)
+    (out / "backup" / "epoch-0001.weights.h5").rename(stale / "epoch-0001.weights.h5")
+
+    processes = start_workers(dataset, out, epochs=3, batch_size=4, capture=True)
+    outputs = [process.communicate(timeout=300)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], outputs
+    assert all("resuming after epoch 2 of 3" in output for output in outputs), outputs
+    after = read_history(out / "history.csv")
+    assert [row["epoch"] for row in after] == [1, 2, 3] and after[:2] == before
+    assert not (out / ".worker-worker-1").exists()
+
+
+AGREE_SCRIPT = """
+import sys
+from core.distribute import DistributeError, check_same_resume_epoch, choose_strategy
+placement = choose_strategy("auto")
+try:
+    check_same_resume_epoch(placement.strategy, int(sys.argv[1]), "RUN")
+except DistributeError as error:
+    print("refused:", error)
+else:
+    print("agreed")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("epochs, verdict", [((3, 3), "agreed"), ((3, 2), "refused"), ((0, 4), "refused")])
+def test_workers_that_found_different_resume_states_all_stop_with_one_message(epochs, verdict):
+    """The real all-reduce between two processes: every worker reaches the same verdict."""
+    workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", AGREE_SCRIPT, str(finished)], cwd=ROOT, text=True, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": "",
+                 "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})},
+        )
+        for index, finished in enumerate(epochs)
+    ]
+    outputs = [process.communicate(timeout=120)[0] for process in processes]
+    assert all(output.splitlines()[-1].startswith(verdict) for output in outputs), outputs
+    if verdict == "refused":
+        assert f"this worker: after epoch {epochs[1]}" in outputs[1] and "a filesystem that all workers share" in outputs[1]
+
+
 def test_the_keras_workaround_stops_clearly_on_a_keras_it_does_not_know():
     import types
 

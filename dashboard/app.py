@@ -15,6 +15,7 @@ import streamlit as st  # noqa: E402
 
 from dashboard import state  # noqa: E402
 
+state.keep_compiled_models_between_reruns()
 st.set_page_config(page_title="PetSeg", page_icon=":material/pets:", layout="wide")
 
 navigation = st.navigation(

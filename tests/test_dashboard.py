@@ -64,7 +64,8 @@ def test_example_photo_and_views(app_env):
     assert not app.exception and [m.label for m in app.metric].count("Pet share") == 1
     assert "Scores against the ground truth" in texts(app)  # a validation image: its annotation and scores
     assert len(app.get("image")) == 4  # photo, mask, overlay side by side, and the ground truth
-    assert "Border* is the thin band" in texts(app)
+    assert "border: the outline band the dataset's annotators left undecided" in texts(app)
+    assert {toggle.key for toggle in app.sidebar.toggle} == {"cleanup", "tta"}  # beside the results, not above them
     for view in ("Overlay", "Mask", "Cut-out"):
         app.segmented_control(key="view").set_value(view).run()
         assert not app.exception

@@ -42,13 +42,11 @@ TINY_SIDE = 64
 
 def cutout_controls() -> CutoutOptions:
     """Refinement, background and crop of the cut-out view."""
-    columns = st.columns([2, 2, 1])
-    refine_label = columns[0].segmented_control(
+    refine_label = st.segmented_control(
         "Refine edges", list(REFINE_LABELS), default=next(iter(REFINE_LABELS)), key="refine",
         help="Matting solves the pet's soft edges (fur) on the photo itself; Fast upscales the prediction.",
     ) or next(iter(REFINE_LABELS))
-    choice = columns[1].selectbox("Background", BACKGROUNDS, key="background")
-    crop = columns[2].toggle("Crop to pet", key="crop")
+    choice = st.selectbox("Background", BACKGROUNDS, key="background")
     background = Background()
     if choice == "Colour":
         code = st.color_picker("Background colour", "#3a7bd5", key="background_colour")
@@ -62,7 +60,22 @@ def cutout_controls() -> CutoutOptions:
                 background = Background("image", image=Photo.open(upload.getvalue()).rgb)
             except ImageError as error:
                 st.error(f"Cannot use {upload.name} as background: {error}")
+    crop = st.toggle("Crop to pet", key="crop")
     return CutoutOptions(REFINE_LABELS[refine_label], background, crop)
+
+
+def display_controls(view: str) -> tuple[bool, bool, float, CutoutOptions]:
+    """Clean-up, quality, opacity and the cut-out's options, in the sidebar: beside the results on
+    a wide screen (in view while scrolling through them), one tap away on a phone, where the
+    sidebar starts closed and the result comes right after the upload."""
+    with st.sidebar:
+        st.subheader("Display")
+        cleanup = st.toggle("Largest pet region only", key="cleanup", help="Drop small stray pet blobs.")
+        tta = st.toggle("Higher quality, about 2x slower", key="tta",
+                        help="Averages the prediction with that of the mirrored photo (flip test-time augmentation).")
+        alpha = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="alpha")
+        cutout = cutout_controls() if view == "Cut-out" else CutoutOptions()
+    return cleanup, tta, alpha, cutout
 
 
 def single_view():
@@ -85,7 +98,7 @@ def show_ground_truth(pair, result) -> None:
     )
 
 
-st.title("Segment a cat or dog photo")
+st.header("Segment a pet photo")  # a title takes two lines of a phone's first screen
 segmenter = state.segmenter()
 if segmenter is None:
     st.stop()
@@ -93,28 +106,22 @@ if segmenter is None:
 uploads = st.file_uploader(  # any type: a file PetSeg cannot read gets its reason on the page, not in a tooltip
     "Upload one or more photos", accept_multiple_files=True, key="uploads"
 )
-st.caption(f"JPEG, PNG, WebP, GIF, BMP or TIFF. Up to {MAX_FILE_BYTES // 2**20} MB and "
-           f"{MAX_PIXELS // 1_000_000} megapixels per photo.")
+st.caption(f"JPEG, PNG, WebP, GIF, BMP, TIFF; up to {MAX_FILE_BYTES // 2**20} MB, {MAX_PIXELS // 1_000_000} megapixels.")
 examples = {pair.stem: pair for pair in sample_pairs()}
 example = st.selectbox(
     "…or try an example from the validation set", ["(none)", *examples], key="example",
     help="Bundled validation images the model never trained on.",
 )
-controls = st.columns([1, 1, 1, 2])
-cleanup = controls[0].toggle("Largest pet region only", key="cleanup", help="Drop small stray pet blobs.")
-tta = controls[1].toggle("Higher quality, about 2x slower", key="tta",
-                         help="Averages the prediction with that of the mirrored photo (flip test-time augmentation).")
-alpha = controls[2].slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="alpha")
-view = controls[3].segmented_control("View", VIEWS, default=VIEWS[0], key="view") or VIEWS[0]
-cutout = cutout_controls() if view == "Cut-out" else CutoutOptions()
+view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="view",
+                            help="More options (quality, opacity, cut-out background) are in the sidebar.") or VIEWS[0]
+cleanup, tta, alpha, cutout = display_controls(view)
 
 legend = " ".join(
     f'<span style="display:inline-block;width:0.9em;height:0.9em;background:rgb{tuple(int(c) for c in colour)};'
     f'border-radius:2px;margin:0 0.3em 0 0.8em"></span>{name}'
     for name, colour in zip(("pet", "background", "border"), CLASS_COLOURS)
 )
-st.markdown(f"Mask colours: {legend}. *Border* is the thin band around the pet's outline that the dataset's "
-            "annotators left undecided (fur, whiskers); the model predicts it as a class of its own.",
+st.markdown(f"{legend}: the outline band the dataset's annotators left undecided (fur, whiskers)",
             unsafe_allow_html=True)
 
 items: list[tuple[str, bytes]] = [(upload.name, upload.getvalue()) for upload in uploads or []]
@@ -133,7 +140,8 @@ progress = st.progress(0.0, text="Segmenting…") if len(items) > 1 else None
 stems = output_stems([name for name, _ in items])  # the CLI's naming rule: same-stem photos keep their extension
 done: dict[str, object] = {}
 for index, ((name, data), stem) in enumerate(zip(items, stems)):
-    st.subheader(name)
+    if len(items) > 1:  # one photo's name is on its file chip just above
+        st.subheader(name)
     try:
         result = state.segment(data, name, cleanup, tta)
     except ImageError as error:  # its message starts with the file's name

@@ -100,7 +100,7 @@ def test_over_limit_upload_is_rejected_by_the_server_config(streamlit_server, br
     wait_for_script(page)
     assert page.get_by_text("Cannot segment huge.jpg").count() == 0  # rejected before the app saw it
     assert page.get_by_role("button", name="Download label map").count() == 0
-    assert page.get_by_text(f"Up to {limit} MB", exact=False).count() == 1
+    assert page.get_by_text(f"up to {limit} MB", exact=False).count() == 1
     page.screenshot(path=str(ARTIFACTS / "over-limit.png"))
     page.close()
 
@@ -117,7 +117,16 @@ def test_unreadable_and_pet_free_uploads_say_why_on_the_page(streamlit_server, b
     page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
     page.goto(url)
     wait_for_script(page)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(heic), str(gradient), str(tiny)])
+    uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+    uploader.set_input_files(str(gradient))
+    page.get_by_text("No cat or dog found in this photo").wait_for(timeout=120_000)
+    wait_for_script(page)
+    page.screenshot(path=str(ARTIFACTS / "phone-first-screen.png"))
+    first = page.locator('[data-testid="stImage"]').first.bounding_box()
+    assert first is not None and first["y"] < 650  # the result starts on the first screen (before: below 1,000 px)
+    option = page.locator('[data-testid="stSidebar"]').get_by_text("Overlay opacity").bounding_box()
+    assert option is not None and option["x"] + option["width"] <= 0, option  # in the closed sidebar, one tap away
+    uploader.set_input_files([str(heic), str(tiny)])  # added to the gradient already there
     page.get_by_text("Cannot segment IMG_0001.heic: HEIC/AVIF photos").wait_for(timeout=120_000)
     wait_for_script(page)
     page.get_by_text("No cat or dog found in this photo").first.wait_for(timeout=60_000)

@@ -59,6 +59,13 @@ def main() -> None:
             page.wait_for_selector(ready)
             page.wait_for_timeout(1500)
             page.screenshot(path=str(args.out / "history.png"))
+            phone = browser.new_page(viewport={"width": 390, "height": 844})
+            phone.goto(url)
+            phone.wait_for_selector(ready, timeout=120_000)
+            phone.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(args.photo))
+            phone.get_by_text("Photo size").wait_for(timeout=120_000)
+            phone.wait_for_selector(ready)
+            phone.screenshot(path=str(args.out / "segment-phone.png"))  # the first screen after an upload
             browser.close()
     finally:
         server.terminate()

@@ -160,6 +160,11 @@ class AppConfig:
     preview_side: int = 1024
     """Photos are shown at most this many pixels wide or high (downloads keep the full size)."""
 
+    @property
+    def score_cache_dir(self) -> Path:
+        """Where the gallery keeps each model's validation scores (`core.score_cache`), beside the models."""
+        return self.models_dir / ".cache"
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "AppConfig":
         import os

@@ -13,10 +13,11 @@ if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dash
 
 import streamlit as st  # noqa: E402
 
-from dashboard import state  # noqa: E402
+st.set_page_config(page_title="PetSeg", page_icon=":material/pets:", layout="wide")
+with st.spinner("Starting PetSeg: loading TensorFlow…"):  # seconds on a cold server; later runs find it imported
+    from dashboard import state  # noqa: E402
 
 state.keep_compiled_models_between_reruns()
-st.set_page_config(page_title="PetSeg", page_icon=":material/pets:", layout="wide")
 
 navigation = st.navigation(
     [

@@ -9,11 +9,12 @@ import streamlit as st
 from core import gallery
 from core.catalog import ModelEntry, list_models, preset_of
 from core.config import AppConfig
-from core.evaluate import ImageResult, score_images
+from core.evaluate import ImageResult
 from core.matte import Matte, compute_matte
 from core.matte import warm_up as warm_up_matting
 from core.imaging import Photo
 from core.predict import ModelFileError, Segmentation, Segmenter
+from core.score_cache import cached_score_images
 
 
 
@@ -94,11 +95,12 @@ def segment(data: bytes, name: str, cleanup: bool, tta: bool = False) -> Segment
     return _segment(str(entry.path), entry.mtime(), data, name, cleanup, tta)
 
 
-@st.cache_resource(show_spinner="Predicting the validation images…", max_entries=4)
+@st.cache_resource(show_spinner="Reading and scoring the validation images (about 10 s the first time for a "
+                                "model, then read from disk)…", max_entries=4)
 def _gallery(path: str, mtime: float, data_dir: str) -> tuple[gallery.GallerySource, list[ImageResult]]:
     model = _load_segmenter(path, mtime)
     source = gallery.load_source(Path(data_dir), model.input_size)
-    return source, score_images(model, source.arrays)
+    return source, cached_score_images(model, source.arrays, settings().score_cache_dir)
 
 
 def gallery_results(data_dir: Path) -> tuple[gallery.GallerySource, list[ImageResult]]:

@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: dashboard test install install-dev browser
+.PHONY: dashboard test install install-dev browser lint format
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,5 +31,14 @@ browser:
 dashboard: install
 	$(VENV)/bin/streamlit run dashboard/app.py --server.port $(PORT)
 
-test: install-dev browser
+test: install-dev browser lint
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Lint and format check (pyproject.toml): CI fails on either before any test runs. `make format` fixes both.
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .

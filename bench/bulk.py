@@ -1,6 +1,6 @@
 """Bulk prediction of 128-px photos: batched `segment_many` vs one `segment` call per photo.
 
-    python -m bench.bulk [--model models/petseg.keras] [--count 256]
+python -m bench.bulk [--model models/petseg.keras] [--count 256]
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ def main() -> None:
     args = parser.parse_args()
     segmenter = Segmenter(args.model)
     rng = np.random.default_rng(0)
-    photos = [Photo.from_pil(Image.fromarray(rng.integers(0, 255, (128, 128, 3), dtype=np.uint8))) for _ in range(args.count)]
+    photos = [
+        Photo.from_pil(Image.fromarray(rng.integers(0, 255, (128, 128, 3), dtype=np.uint8))) for _ in range(args.count)
+    ]
     segmenter.segment(photos[0])
     list(segmenter.segment_many(photos[:64], batch_size=32))
 
@@ -39,7 +41,12 @@ def main() -> None:
     single = images_per_second(lambda: [segmenter.segment(photo) for photo in photos])
     rows = [("one segment() call per photo", single)]
     for batch in (8, 16, 32, 64):
-        rows.append((f"segment_many, batch {batch}", images_per_second(lambda: list(segmenter.segment_many(photos, batch_size=batch)))))
+        rows.append(
+            (
+                f"segment_many, batch {batch}",
+                images_per_second(lambda batch=batch: list(segmenter.segment_many(photos, batch_size=batch))),
+            )
+        )
     print(f"# {time.strftime('%Y-%m-%d %H:%M')}, {args.count} photos of 128x128, model {args.model}")
     print("| mode | images/s | x single |\n|---|---:|---:|")
     for name, value in rows:

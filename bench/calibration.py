@@ -68,11 +68,15 @@ def main() -> None:
     print(f"\n{'model':<36} {'NLL':>7} {'Dice':>7} {'acc':>7} {'NLL-best T':>10} {'Dice there':>10}")
     baseline = summary[0][1]
     for path, at_one, best_t, at_best in summary:
-        print(f"{str(path)[-36:]:<36} {at_one['nll']:>7.4f} {at_one['dice']:>7.4f} {at_one['accuracy']:>7.4f} "
-              f"{best_t:>10.1f} {at_best['dice']:>10.4f}")
-    for path, at_one, _, at_best in summary[1:]:
-        print(f"{path}: Dice {at_one['dice'] - baseline['dice']:+.4f}, NLL {at_one['nll'] - baseline['nll']:+.4f}, "
-              f"accuracy {at_one['accuracy'] - baseline['accuracy']:+.4f} against {summary[0][0]}")
+        print(
+            f"{str(path)[-36:]:<36} {at_one['nll']:>7.4f} {at_one['dice']:>7.4f} {at_one['accuracy']:>7.4f} "
+            f"{best_t:>10.1f} {at_best['dice']:>10.4f}"
+        )
+    for path, at_one, _, _ in summary[1:]:
+        print(
+            f"{path}: Dice {at_one['dice'] - baseline['dice']:+.4f}, NLL {at_one['nll'] - baseline['nll']:+.4f}, "
+            f"accuracy {at_one['accuracy'] - baseline['accuracy']:+.4f} against {summary[0][0]}"
+        )
 
 
 if __name__ == "__main__":

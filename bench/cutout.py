@@ -70,8 +70,11 @@ def largest_background_square(trimap: np.ndarray) -> tuple[int, int, int]:
     for row in range(trimap.shape[0]):
         for column in range(trimap.shape[1]):
             if background[row, column]:
-                sides[row, column] = 1 if row == 0 or column == 0 else 1 + min(
-                    sides[row - 1, column], sides[row, column - 1], sides[row - 1, column - 1])
+                sides[row, column] = (
+                    1
+                    if row == 0 or column == 0
+                    else 1 + min(sides[row - 1, column], sides[row, column - 1], sides[row - 1, column - 1])
+                )
                 if sides[row, column] > best[2]:
                     best = (row - sides[row, column] + 1, column - sides[row, column] + 1, int(sides[row, column]))
     return best
@@ -101,10 +104,17 @@ def quality(segmenter: Segmenter, pairs) -> dict[str, dict[str, float]]:
         true_alpha = (truth == 1).astype(np.float32)
         composite = Image.composite(photo, background, Image.fromarray((true_alpha * 255).astype(np.uint8)))
         for method, alpha in alphas(segmenter, composite).items():
-            errors[method].append((float(np.abs(alpha - true_alpha).sum()) / 1000, float(np.mean((alpha - true_alpha) ** 2))))
-    return {method: {"iou": totals[method][0] / max(totals[method][1], 1),
-                     "sad": statistics.mean(e[0] for e in errors[method]),
-                     "mse": statistics.mean(e[1] for e in errors[method])} for method in METHODS}
+            errors[method].append(
+                (float(np.abs(alpha - true_alpha).sum()) / 1000, float(np.mean((alpha - true_alpha) ** 2)))
+            )
+    return {
+        method: {
+            "iou": totals[method][0] / max(totals[method][1], 1),
+            "sad": statistics.mean(e[0] for e in errors[method]),
+            "mse": statistics.mean(e[1] for e in errors[method]),
+        }
+        for method in METHODS
+    }
 
 
 def twelve_megapixel(photo: Path) -> Image.Image:
@@ -131,7 +141,9 @@ def speed(segmenter: Segmenter, photo_path: Path, repeats: int) -> dict[str, flo
     for refine in ("fast", "matting"):
         figures[f"{refine} cut-out"] = median_seconds(lambda refine=refine: cut(refine), repeats)
     image = cut("fast")
-    figures["PNG encoding of the 12 MP RGBA cut-out"] = median_seconds(lambda: png_bytes(image), max(1, repeats // 2), 1)
+    figures["PNG encoding of the 12 MP RGBA cut-out"] = median_seconds(
+        lambda: png_bytes(image), max(1, repeats // 2), 1
+    )
     return figures
 
 

@@ -54,7 +54,8 @@ def main() -> None:
     segmenter = Segmenter(args.model)
     with tempfile.TemporaryDirectory() as folder:
         path = twelve_megapixel_jpeg(Path(folder))
-        print(f"# {time.strftime('%Y-%m-%d %H:%M')}, model {args.model}, photo 4000x3000 JPEG ({path.stat().st_size / 1e6:.1f} MB)")
+        megabytes = path.stat().st_size / 1e6
+        print(f"# {time.strftime('%Y-%m-%d %H:%M')}, model {args.model}, photo 4000x3000 JPEG ({megabytes:.1f} MB)")
         photo = imaging.Photo.open(path)
         decode_full = median_seconds(lambda: imaging.Photo.open(path).rgb, args.repeats)
         decode_draft = median_seconds(lambda: imaging.Photo.open(path).rgb_at_least(segmenter.input_size), args.repeats)
@@ -74,7 +75,9 @@ def main() -> None:
     print("| step | median ms |\n|---|---:|")
     for name, seconds in rows:
         print(f"| {name} | {seconds * 1000:.0f} |")
-    print(f"\nSegmenter photo -> mask: {ours * 1000:.0f} ms, {baseline / ours:.1f}x faster than the full-decode baseline")
+    print(
+        f"\nSegmenter photo -> mask: {ours * 1000:.0f} ms, {baseline / ours:.1f}x faster than the full-decode baseline"
+    )
 
 
 if __name__ == "__main__":

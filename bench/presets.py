@@ -35,7 +35,11 @@ CANDIDATES: dict[str, dict] = {
     "lean-w8m512": {"preset": "lean", "overrides": {"max_filters": 512}},
     "lean-w12m384": {"preset": "lean", "overrides": {"base_filters": 12, "max_filters": 384}},
     "lean-w16m256": {"preset": "lean", "overrides": {"base_filters": 16, "max_filters": 256}},
-    "lean-w16m256-bf16": {"preset": "lean", "overrides": {"base_filters": 16, "max_filters": 256}, "policy": "mixed_bfloat16"},
+    "lean-w16m256-bf16": {
+        "preset": "lean",
+        "overrides": {"base_filters": 16, "max_filters": 256},
+        "policy": "mixed_bfloat16",
+    },
 }
 
 
@@ -92,11 +96,16 @@ def table(rows: list[dict]) -> str:
     for row in rows:
         ratios = ["", "", ""]
         if reference:
-            ratios = [f"{row['train_ips'] / reference['train_ips']:.1f}x", f"{row['infer_ips'] / reference['infer_ips']:.1f}x",
-                      f"{row['latency_ms'] / reference['latency_ms']:.3f}"]
+            ratios = [
+                f"{row['train_ips'] / reference['train_ips']:.1f}x",
+                f"{row['infer_ips'] / reference['infer_ips']:.1f}x",
+                f"{row['latency_ms'] / reference['latency_ms']:.3f}",
+            ]
         lines.append(
             f"| {row['name']} | {row['parameters']:,} | {row['model_mb']:.1f} | {row['gflops']:.2f} | {row['input']} "
-            f"| {row['train_ips']:.1f} | {row['infer_ips']:.1f} | {row['latency_ms']:.1f} | " + " | ".join(ratios) + " |"
+            f"| {row['train_ips']:.1f} | {row['infer_ips']:.1f} | {row['latency_ms']:.1f} | "
+            + " | ".join(ratios)
+            + " |"
         )
     return "\n".join(lines)
 
@@ -117,7 +126,10 @@ def main() -> None:
     for name in names:
         output = subprocess.run(
             [sys.executable, "-m", "bench.presets", "--one", name, "--seconds", str(args.seconds)],
-            cwd=root, capture_output=True, text=True, check=True,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         rows.append(json.loads(output.strip().splitlines()[-1]))
         print(f"measured {name}", file=sys.stderr, flush=True)

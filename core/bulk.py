@@ -16,9 +16,10 @@ from __future__ import annotations
 import os
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import TextIO
 
 from tqdm import tqdm
 
@@ -45,7 +46,7 @@ class Shard:
     count: int = 1
 
     @classmethod
-    def parse(cls, text: str) -> "Shard":
+    def parse(cls, text: str) -> Shard:
         try:
             index, count = (int(part) for part in text.split("/"))
         except ValueError:
@@ -87,7 +88,8 @@ def walk_folders(path: Path, exclude: Path | None = None) -> Iterator[tuple[Path
     excluded = exclude.resolve() if exclude is not None else None
     for folder, subfolders, files in os.walk(path):
         subfolders[:] = sorted(
-            name for name in subfolders
+            name
+            for name in subfolders
             if not name.startswith(".") and (excluded is None or (Path(folder) / name).resolve() != excluded)
         )
         yield Path(folder), sorted(name for name in files if _is_image(name))
@@ -140,8 +142,11 @@ def predict_tree(
             other = next((writers[target] for target in targets if writers.get(target, item.file) != item.file), None)
             if other is not None:
                 summary.failed.append(str(item.file))
-                progress.write(f"error: {item.file}: its outputs would overwrite those of {other} "
-                               "(same name, same output folder); segment it into another --out", file=stream)
+                progress.write(
+                    f"error: {item.file}: its outputs would overwrite those of {other} "
+                    "(same name, same output folder); segment it into another --out",
+                    file=stream,
+                )
                 continue
             writers.update((target, item.file) for target in targets)
             if not overwrite and all(target.exists() for target in targets):

@@ -12,8 +12,8 @@ import argparse
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from core.config import DEFAULT_DATA_DIR, DEFAULT_MODEL_PATH, DEFAULT_PRESET, PRESETS, TrainConfig
 from core.distribute import STRATEGIES
@@ -78,22 +78,41 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     train.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
     train.add_argument("--preset", choices=sorted(PRESETS), default=DEFAULT_PRESET)
-    train.add_argument("--arch", default="", metavar="FIELD=VALUE,...",
-                       help="override the preset's architecture, e.g. base_filters=16,max_filters=256 (ModelConfig fields)")
+    train.add_argument(
+        "--arch",
+        default="",
+        metavar="FIELD=VALUE,...",
+        help="override the preset's architecture, e.g. base_filters=16,max_filters=256 (ModelConfig fields)",
+    )
     train.add_argument("--no-augment", action="store_true", help="train without augmentation")
-    train.add_argument("--keep", choices=["best", "last"], default=TrainConfig.keep,
-                       help="model.keras holds the epoch with the lowest validation loss, or the last one")
-    train.add_argument("--init-from", type=Path, default=None, metavar="MODEL",
-                       help="fine-tune: start from a run's model.keras (same preset) instead of random weights")
-    train.add_argument("--strategy", choices=STRATEGIES, default="auto",
-                       help="tf.distribute strategy; auto reads TF_CONFIG and counts GPUs")
+    train.add_argument(
+        "--keep",
+        choices=["best", "last"],
+        default=TrainConfig.keep,
+        help="model.keras holds the epoch with the lowest validation loss, or the last one",
+    )
+    train.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        metavar="MODEL",
+        help="fine-tune: start from a run's model.keras (same preset) instead of random weights",
+    )
+    train.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="auto",
+        help="tf.distribute strategy; auto reads TF_CONFIG and counts GPUs",
+    )
 
     evaluate = commands.add_parser("evaluate", parents=[common], help="metrics on the validation split")
     _add_data_args(evaluate)
     evaluate.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
     evaluate.add_argument("--json", type=Path, default=None, help="write the metrics as JSON here")
     evaluate.add_argument("--batch-size", type=int, default=32)
-    evaluate.add_argument("--worst", type=int, default=0, metavar="N", help="also list the N images with the lowest Dice")
+    evaluate.add_argument(
+        "--worst", type=int, default=0, metavar="N", help="also list the N images with the lowest Dice"
+    )
     evaluate.add_argument("--tta", action="store_true", help=TTA_HELP)
 
     predict = commands.add_parser("predict", parents=[common], help="segment images or folders of images")
@@ -102,19 +121,34 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--out", type=Path, required=True, help="output folder")
     predict.add_argument("--cleanup", action="store_true", help="keep only the largest connected pet region")
     predict.add_argument("--tta", action="store_true", help=TTA_HELP)
-    predict.add_argument("--format", default="mask,overlay",
-                         help="comma-separated outputs: mask (label map PNG, 1/2/3), colour (the mask in colour), overlay "
-                              "(PNG), npy (probabilities at model size), cutout (the pet cut out, PNG), alpha (the "
-                              "matte: a black-and-white pet mask, 8-bit PNG)")
-    predict.add_argument("--refine", choices=REFINE_LEVELS, default="matting",
-                         help="cut-out and alpha edges: fast (upscaled prediction) or matting (alpha matting on the photo)")
-    predict.add_argument("--background", default="transparent", metavar="transparent|blur|#RRGGBB|IMAGE",
-                         help="what the cut-out is placed on (default transparent: an RGBA PNG)")
+    predict.add_argument(
+        "--format",
+        default="mask,overlay",
+        help="comma-separated outputs: mask (label map PNG, 1/2/3), colour (the mask in colour), overlay "
+        "(PNG), npy (probabilities at model size), cutout (the pet cut out, PNG), alpha (the "
+        "matte: a black-and-white pet mask, 8-bit PNG)",
+    )
+    predict.add_argument(
+        "--refine",
+        choices=REFINE_LEVELS,
+        default="matting",
+        help="cut-out and alpha edges: fast (upscaled prediction) or matting (alpha matting on the photo)",
+    )
+    predict.add_argument(
+        "--background",
+        default="transparent",
+        metavar="transparent|blur|#RRGGBB|IMAGE",
+        help="what the cut-out is placed on (default transparent: an RGBA PNG)",
+    )
     predict.add_argument("--crop", action="store_true", help="crop the cut-out to the pet (plus a margin)")
     predict.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs already exist")
     predict.add_argument("--batch-size", type=int, default=16)
-    predict.add_argument("--shard", default="0/1", metavar="K/N",
-                         help="segment only part K of N (K = 0..N-1) of the inputs, e.g. one per machine of a job array")
+    predict.add_argument(
+        "--shard",
+        default="0/1",
+        metavar="K/N",
+        help="segment only part K of N (K = 0..N-1) of the inputs, e.g. one per machine of a job array",
+    )
 
     export = commands.add_parser("export", parents=[common], help="export for serving (SavedModel, TFLite)")
     export.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
@@ -129,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_overrides(text: str) -> dict:
-    """`base_filters=16,max_filters=256` -> {"base_filters": 16, "max_filters": 256}, typed as `ModelConfig`'s fields."""
+    """`base_filters=16,max_filters=256` -> {"base_filters": 16, "max_filters": 256}, typed as `ModelConfig`'s
+    fields."""
     import dataclasses
 
     from core.config import ModelConfig
@@ -142,7 +177,9 @@ def parse_overrides(text: str) -> dict:
             raise CommandError(f"--arch {item!r}: expected FIELD=VALUE with FIELD one of {', '.join(defaults)}")
         default = defaults[key]
         try:
-            overrides[key] = value.lower() in ("1", "true", "yes") if isinstance(default, bool) else type(default)(value)
+            overrides[key] = (
+                value.lower() in ("1", "true", "yes") if isinstance(default, bool) else type(default)(value)
+            )
         except ValueError:
             raise CommandError(f"--arch {item!r}: {key} takes a {type(default).__name__}") from None
     return overrides
@@ -184,13 +221,25 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from core.evaluate import evaluate, format_table
     from core.files import write_json
 
-    result = evaluate(args.model, args.data_dir, args.val_size, limit=args.limit, batch_size=args.batch_size,
-                      worst=args.worst, tta=args.tta)
-    print(f"validation split of {args.data_dir} at {result['input_size']}x{result['input_size']}, model {args.model}"
-          + (", flip test-time augmentation" if args.tta else ""))
+    result = evaluate(
+        args.model,
+        args.data_dir,
+        args.val_size,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        worst=args.worst,
+        tta=args.tta,
+    )
+    print(
+        f"validation split of {args.data_dir} at {result['input_size']}x{result['input_size']}, model {args.model}"
+        + (", flip test-time augmentation" if args.tta else "")
+    )
     print(format_table(result))
     for item in result.get("worst", []):
-        print(f"  {item['image']:<32} dice {item['dice']:.3f}  pet IoU {item['pet_iou']:.3f}  pet share {item['pet_share']:.1%}")
+        print(
+            f"  {item['image']:<32} dice {item['dice']:.3f}  pet IoU {item['pet_iou']:.3f}  "
+            f"pet share {item['pet_share']:.1%}"
+        )
     if args.json:
         write_json(args.json, result)
         print(f"wrote {args.json}")
@@ -209,8 +258,18 @@ def run_predict(args: argparse.Namespace) -> int:
 
     shard = Shard.parse(args.shard)
     segmenter = Segmenter(args.model, tta=args.tta)
-    summary = predict_tree(segmenter, args.paths, args.out, sys.stderr, formats, args.overwrite, args.batch_size,
-                           args.cleanup, shard, cutout)
+    summary = predict_tree(
+        segmenter,
+        args.paths,
+        args.out,
+        sys.stderr,
+        formats,
+        args.overwrite,
+        args.batch_size,
+        args.cleanup,
+        shard,
+        cutout,
+    )
     print(
         f"{summary.written} segmented, {summary.skipped_existing} already done (skipped; --overwrite redoes them), "
         f"{len(summary.failed)} failed; {summary.images_per_second:.1f} images/s; outputs in {args.out}"
@@ -244,7 +303,11 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "train": run_train, "evaluate": run_evaluate, "predict": run_predict, "download": run_download, "export": run_export,
+    "train": run_train,
+    "evaluate": run_evaluate,
+    "predict": run_predict,
+    "download": run_download,
+    "export": run_export,
 }
 
 

@@ -42,8 +42,7 @@ class ModelConfig:
         if self.input_size % step:
             fixed = (self.input_size // step + 1) * step
             raise ValueError(
-                f"input_size {self.input_size} is not divisible by 2**depth = {step}; "
-                f"use {fixed} or a smaller depth"
+                f"input_size {self.input_size} is not divisible by 2**depth = {step}; use {fixed} or a smaller depth"
             )
         if self.upsampling not in ("transpose", "bilinear"):
             raise ValueError(f"upsampling must be 'transpose' or 'bilinear', got {self.upsampling!r}")
@@ -166,7 +165,7 @@ class AppConfig:
         return self.models_dir / ".cache"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "AppConfig":
+    def from_env(cls, environ: dict[str, str] | None = None) -> AppConfig:
         import os
 
         environ = os.environ if environ is None else environ

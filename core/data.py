@@ -64,7 +64,7 @@ class SkipReport:
         if len(self.examples[reason]) < 5:
             self.examples[reason].append(detail)
 
-    def merge(self, other: "SkipReport") -> None:
+    def merge(self, other: SkipReport) -> None:
         for reason, details in other.examples.items():
             for detail in details:
                 self.add(reason, detail)

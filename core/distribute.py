@@ -18,7 +18,9 @@ from typing import Any
 from core.errors import PetSegError
 
 STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
-TF_CONFIG_HELP = "see https://www.tensorflow.org/guide/distributed_training#setting_up_the_tf_config_environment_variable"
+TF_CONFIG_HELP = (
+    "see https://www.tensorflow.org/guide/distributed_training#setting_up_the_tf_config_environment_variable"
+)
 WORKAROUND_CHECKED_ON = ("3.15.",)
 """Keras versions whose private trainer functions `prepare_for_multi_worker` was checked against."""
 PATCHED_SIGNATURES = {
@@ -49,11 +51,14 @@ class Placement:
     @property
     def is_chief(self) -> bool:
         """TensorFlow's convention: the `chief` task, or worker 0 when the cluster names no chief."""
-        return self.task_type == "chief" or (self.task_type == "worker" and self.task_index == 0 and not self.has_chief_task)
+        return self.task_type == "chief" or (
+            self.task_type == "worker" and self.task_index == 0 and not self.has_chief_task
+        )
 
     def describe(self) -> str:
         return (
-            f"strategy: {self.kind}, {self.workers} worker(s), {self.strategy.num_replicas_in_sync} replica(s) in sync; "
+            f"strategy: {self.kind}, {self.workers} worker(s), "
+            f"{self.strategy.num_replicas_in_sync} replica(s) in sync; "
             f"this process is {self.task_type} {self.task_index}{' (chief)' if self.is_chief else ''}"
         )
 
@@ -77,7 +82,8 @@ def cluster_config() -> dict:
     task = config.get("task")
     if not isinstance(task, dict) or "type" not in task or "index" not in task:
         raise DistributeError(
-            f'TF_CONFIG has a cluster but no task: add "task": {{"type": "worker", "index": N}} for this process; {TF_CONFIG_HELP}'
+            'TF_CONFIG has a cluster but no task: add "task": {"type": "worker", "index": N} for this process; '
+            + TF_CONFIG_HELP
         )
     members = cluster.get(task["type"])
     if members is None:
@@ -133,6 +139,7 @@ def prepare_for_multi_worker(model, dataset) -> None:
 
         def reduce_per_replica(values, strategy, reduction):
             if trainer._collective_all_reduce_multi_worker(strategy) and reduction in ("auto", "mean"):
+
                 def mean(value):
                     if not trainer._is_per_replica_instance(value):
                         return value
@@ -153,11 +160,15 @@ def prepare_for_multi_worker(model, dataset) -> None:
 def check_keras_internals(trainer_module: Any, version: str) -> None:
     """Stop, saying what to do, if this Keras is not one the workaround was checked against or if
     what it patches has moved or changed its parameters."""
-    advice = ("multi-worker training relies on a workaround for keras-team/keras#20585 "
-              "(core/distribute.py); install the pinned Keras (pip install -r requirements.txt), "
-              "or check whether that issue is fixed in this Keras and update the workaround")
+    advice = (
+        "multi-worker training relies on a workaround for keras-team/keras#20585 "
+        "(core/distribute.py); install the pinned Keras (pip install -r requirements.txt), "
+        "or check whether that issue is fixed in this Keras and update the workaround"
+    )
     if not version.startswith(WORKAROUND_CHECKED_ON):
-        raise DistributeError(f"Keras {version} is not a version checked for this ({', '.join(WORKAROUND_CHECKED_ON)}x): {advice}")
+        raise DistributeError(
+            f"Keras {version} is not a version checked for this ({', '.join(WORKAROUND_CHECKED_ON)}x): {advice}"
+        )
     for dotted, expected in PATCHED_SIGNATURES.items():
         target: Any = trainer_module
         for part in dotted.split("."):

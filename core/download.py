@@ -16,14 +16,14 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 from tqdm import tqdm
 
 from core.errors import PetSegError
-
 
 BASE_URL = "https://www.robots.ox.ac.uk/~vgg/data/pets/data/"
 CHUNK = 1 << 20
@@ -72,16 +72,27 @@ def fetch(url: str, target: Path, stream: TextIO, timeout: float = 60.0) -> None
         resumed = response.status == 206
         length = response.headers.get("Content-Length")
         total = (int(length) + (have if resumed else 0)) if length else None
-        progress = tqdm(desc=target.name.removesuffix(".part"), total=total, initial=have if resumed else 0, file=stream,
-                        unit="B", unit_scale=True, unit_divisor=1024, mininterval=0.5, dynamic_ncols=True,
-                        disable=None)
+        progress = tqdm(
+            desc=target.name.removesuffix(".part"),
+            total=total,
+            initial=have if resumed else 0,
+            file=stream,
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1024,
+            mininterval=0.5,
+            dynamic_ncols=True,
+            disable=None,
+        )
         try:
             with open(target, "ab" if resumed else "wb") as out:
                 for chunk in iter(lambda: response.read(CHUNK), b""):
                     out.write(chunk)
                     progress.update(len(chunk))
         except (OSError, http.client.HTTPException) as error:
-            raise DownloadError(f"{url}: transfer interrupted ({error}); run the same command again to resume") from None
+            raise DownloadError(
+                f"{url}: transfer interrupted ({error}); run the same command again to resume"
+            ) from None
         finally:
             progress.close()
     if total is not None and target.stat().st_size < total:
@@ -101,7 +112,9 @@ def safe_extract(archive: Path, dest: Path) -> None:
                             raise tarfile.AbsolutePathError(member)
                         tarfile.data_filter(member, str(staging))
                     except tarfile.FilterError as error:
-                        raise DownloadError(f"{archive.name}: refused unsafe member {member.name!r} ({error}); nothing extracted") from None
+                        raise DownloadError(
+                            f"{archive.name}: refused unsafe member {member.name!r} ({error}); nothing extracted"
+                        ) from None
                 tar.extractall(staging, filter="data")
                 for entry in staging.iterdir():
                     if (dest / entry.name).exists():

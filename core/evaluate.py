@@ -54,8 +54,12 @@ def evaluate(
     if worst:
         ranked = sorted(score_images(segmenter, split.val, batch_size), key=lambda item: item.scores["dice"])[:worst]
         result["worst"] = [
-            {"image": item.pair.stem, "dice": item.scores["dice"], "pet_iou": item.scores["pet_iou"],
-             "pet_share": float((item.truth != 1).mean())}
+            {
+                "image": item.pair.stem,
+                "dice": item.scores["dice"],
+                "pet_iou": item.scores["pet_iou"],
+                "pet_share": float((item.truth != 1).mean()),
+            }
             for item in ranked
         ]
     return result
@@ -115,8 +119,13 @@ def score_images(segmenter: Segmenter, arrays: data.ArraySet, batch_size: int = 
         for offset in range(len(images)):
             results.append(
                 ImageResult(
-                    arrays.pairs[start + offset], images[offset], truths[offset], predictions[offset], confusion[offset],
-                    {key: float(scores[key][offset]) for key in METRIC_KEYS}, float(disagreement[offset]),
+                    arrays.pairs[start + offset],
+                    images[offset],
+                    truths[offset],
+                    predictions[offset],
+                    confusion[offset],
+                    {key: float(scores[key][offset]) for key in METRIC_KEYS},
+                    float(disagreement[offset]),
                 )
             )
     return results

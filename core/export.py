@@ -83,9 +83,14 @@ def export_savedmodel(model_path: Path, out: Path) -> Path:
     staging = out.with_name(f".{out.name}.partial")
     shutil.rmtree(staging, ignore_errors=True)
     tf.saved_model.save(
-        module, str(staging),
-        signatures={"serving_default": module.serve_images, "from_bytes": module.serve_bytes,
-                    "serving_tta": module.serve_images_tta, "from_bytes_tta": module.serve_bytes_tta},
+        module,
+        str(staging),
+        signatures={
+            "serving_default": module.serve_images,
+            "from_bytes": module.serve_bytes,
+            "serving_tta": module.serve_images_tta,
+            "from_bytes_tta": module.serve_bytes_tta,
+        },
     )
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)

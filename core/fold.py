@@ -72,9 +72,13 @@ def fold_batch_norm(model: keras.Model) -> keras.Model:
         sources = _sources(layer.get("inbound_nodes", []))
         conv_name = sources[0] if len(sources) == 1 else None
         axis = layer["config"].get("axis", -1)
-        if (conv_name in by_name and by_name[conv_name]["class_name"] in FOLDABLE
-                and by_name[conv_name]["config"].get("activation", "linear") == "linear"
-                and axis in (-1, 3, [-1], [3]) and _consumers(config, conv_name) == 1):
+        if (
+            conv_name in by_name
+            and by_name[conv_name]["class_name"] in FOLDABLE
+            and by_name[conv_name]["config"].get("activation", "linear") == "linear"
+            and axis in (-1, 3, [-1], [3])
+            and _consumers(config, conv_name) == 1
+        ):
             pairs[layer["name"]] = conv_name
     if not pairs:
         return model

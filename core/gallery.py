@@ -53,18 +53,25 @@ def load_source(data_dir: Path, size: int, val_size: int = 1000) -> GallerySourc
 def breeds_of(results: list[ImageResult], species: str = "all") -> list[str]:
     """The breeds present, cats before dogs, each alphabetically; only those of `species` if given."""
     found = {(result.pair.species, result.pair.breed) for result in results}
-    return [breed for kind, breed in sorted(found, key=lambda item: (item[0], breed_name(item[1])))
-            if species == "all" or kind == species]
+    return [
+        breed
+        for kind, breed in sorted(found, key=lambda item: (item[0], breed_name(item[1])))
+        if species == "all" or kind == species
+    ]
 
 
 def select(
-    results: list[ImageResult], species: str = "all", breeds: list[str] | None = None, order: str = "Worst Dice first",
+    results: list[ImageResult],
+    species: str = "all",
+    breeds: list[str] | None = None,
+    order: str = "Worst Dice first",
     suspect_only: bool = False,
 ) -> list[ImageResult]:
     chosen = [
         result
         for result in results
-        if (species == "all" or result.pair.species == species) and (not breeds or result.pair.breed in breeds)
+        if (species == "all" or result.pair.species == species)
+        and (not breeds or result.pair.breed in breeds)
         and (not suspect_only or result.suspect_label)
     ]
     key, descending = SORT_ORDERS[order]

@@ -90,7 +90,10 @@ def overfitting_onset(rows: list[dict[str, float]], window: int = 3) -> int | No
     epochs = [int(row["epoch"]) for row in rows if "val_loss" in row]
     if len(values) < 2 * window:
         return None
-    smoothed = [sum(values[max(0, i - window + 1) : i + 1]) / len(values[max(0, i - window + 1) : i + 1]) for i in range(len(values))]
+    smoothed = [
+        sum(values[max(0, i - window + 1) : i + 1]) / len(values[max(0, i - window + 1) : i + 1])
+        for i in range(len(values))
+    ]
     lowest = min(range(len(smoothed)), key=smoothed.__getitem__)
     if len(smoothed) - 1 - lowest >= window and smoothed[-1] > smoothed[lowest] * 1.02:
         return epochs[lowest]

@@ -13,7 +13,7 @@ import io
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -30,7 +30,7 @@ MAX_FILE_BYTES = 100 * 1024 * 1024
 # Pillow's own bomb guard is replaced by ours, which says what is wrong and what to do.
 Image.MAX_IMAGE_PIXELS = None
 
-ImageSource = Union[str, os.PathLike, bytes, BinaryIO]
+ImageSource = str | os.PathLike | bytes | BinaryIO
 
 CLASS_COLOURS = np.array(
     [
@@ -111,12 +111,12 @@ class Photo:
         """Width and height as a person sees the photo (EXIF orientation applied)."""
 
     @classmethod
-    def open(cls, source: ImageSource, max_pixels: int = MAX_PIXELS) -> "Photo":
+    def open(cls, source: ImageSource, max_pixels: int = MAX_PIXELS) -> Photo:
         data, name = _read_bytes(source)
         return cls(data, name, max_pixels)
 
     @classmethod
-    def from_pil(cls, image: Image.Image) -> "Photo":
+    def from_pil(cls, image: Image.Image) -> Photo:
         """Wrap an already decoded Pillow image (any mode, any EXIF orientation)."""
         photo = cls.__new__(cls)
         photo.name, photo._data, photo.format = "image", b"", image.format or "pil"
@@ -130,8 +130,10 @@ class Photo:
             return Image.open(io.BytesIO(self._data))
         except UnidentifiedImageError:
             if self._data[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1", b"ftyphevc", b"ftypavif"):
-                raise ImageError(f"{self.name}: HEIC/AVIF photos (as iPhones save them) cannot be read here; "
-                                 "export or share the photo as JPEG") from None
+                raise ImageError(
+                    f"{self.name}: HEIC/AVIF photos (as iPhones save them) cannot be read here; "
+                    "export or share the photo as JPEG"
+                ) from None
             raise ImageError(f"{self.name}: not an image (unrecognised format)") from None
         except Exception as error:  # noqa: BLE001 - Pillow raises many types on damaged headers
             raise ImageError(f"{self.name}: cannot read image header ({error})") from None

@@ -82,8 +82,13 @@ def _full_size_ops():
     def upscale(planes, size):
         return tf.image.resize(planes[None], size, method="bilinear")[0]
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([2], tf.int32),
-                                  tf.TensorSpec([], tf.float32)])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None], tf.float32),
+            tf.TensorSpec([2], tf.int32),
+            tf.TensorSpec([], tf.float32),
+        ]
+    )
     def ramp(score, size, gain):
         return to_uint8((upscale(score[..., None], size)[..., 0] - PET_THRESHOLD) * gain + 0.5)
 
@@ -156,8 +161,10 @@ def _unknown_box(trimap: np.ndarray, margin: int) -> tuple[slice, slice] | None:
     if not len(rows):
         return None
     height, width = trimap.shape
-    return (slice(max(0, rows.min() - margin), min(height, rows.max() + margin + 1)),
-            slice(max(0, columns.min() - margin), min(width, columns.max() + margin + 1)))
+    return (
+        slice(max(0, rows.min() - margin), min(height, rows.max() + margin + 1)),
+        slice(max(0, columns.min() - margin), min(width, columns.max() + margin + 1)),
+    )
 
 
 def matting_matte(photo: Image.Image, probabilities: np.ndarray, config: MatteConfig = MatteConfig()):
@@ -194,8 +201,9 @@ def matting_matte(photo: Image.Image, probabilities: np.ndarray, config: MatteCo
     return linear_in_grey(coefficients, full).numpy(), corrected(correction, full).numpy()
 
 
-def compute_matte(photo: Image.Image, probabilities: np.ndarray, refine: str = "matting",
-                  config: MatteConfig = MatteConfig()) -> Matte:
+def compute_matte(
+    photo: Image.Image, probabilities: np.ndarray, refine: str = "matting", config: MatteConfig = MatteConfig()
+) -> Matte:
     """The matte of a segmented photo (`photo` as displayed, `probabilities` at the model's size).
 
     A photo with no pet gives an all-zero matte (`is_empty`) without running the solver."""

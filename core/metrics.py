@@ -83,7 +83,9 @@ def image_scores(y_true: np.ndarray, probabilities: np.ndarray) -> dict[str, flo
 class ConfusionScore(keras.metrics.Metric):
     """One score of `scores_from_confusion`, accumulated over all pixels seen."""
 
-    def __init__(self, score: str = "pixel_accuracy", num_classes: int = NUM_CLASSES, name: str | None = None, **kwargs):
+    def __init__(
+        self, score: str = "pixel_accuracy", num_classes: int = NUM_CLASSES, name: str | None = None, **kwargs
+    ):
         if score not in SCORE_KEYS:
             raise ValueError(f"unknown score {score!r}; choose one of {', '.join(SCORE_KEYS)}")
         super().__init__(name=name or score, **kwargs)

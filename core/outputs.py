@@ -6,8 +6,9 @@ import functools
 import io
 import zipfile
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,8 +28,14 @@ overlay: `<stem>_overlay.png`; npy: `<stem>_probs.npy`, (S, S, 3) float32 class 
 at the model's input size; cutout: `<stem>_cutout.png`, the pet cut out (RGBA when the
 background is transparent), the photo's size unless cropped; alpha: `<stem>_alpha.png`, the
 matte, 8-bit 0 (background) .. 255 (pet), the photo's size."""
-SUFFIXES = {"mask": "_mask.png", "colour": "_mask_colour.png", "overlay": "_overlay.png", "npy": "_probs.npy",
-            "cutout": "_cutout.png", "alpha": "_alpha.png"}
+SUFFIXES = {
+    "mask": "_mask.png",
+    "colour": "_mask_colour.png",
+    "overlay": "_overlay.png",
+    "npy": "_probs.npy",
+    "cutout": "_cutout.png",
+    "alpha": "_alpha.png",
+}
 
 
 def output_stems(names: Sequence[str]) -> list[str]:

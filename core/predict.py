@@ -11,10 +11,10 @@ import functools
 import threading
 import time
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 from PIL import Image
@@ -55,12 +55,16 @@ def load_model(path: Path | str = DEFAULT_MODEL_PATH):
         raise ModelFileError(f"{path} is not a Keras model file (.keras zip archive); {HOW_TO_GET_A_MODEL}")
     try:
         model = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # Keras raises many types for damaged archives
+    except Exception as error:  # noqa: BLE001 - Keras raises many types for damaged archives
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelFileError(f"{path} is damaged or not a PetSeg model ({first_line[:200]}); {HOW_TO_GET_A_MODEL}") from None
+        raise ModelFileError(
+            f"{path} is damaged or not a PetSeg model ({first_line[:200]}); {HOW_TO_GET_A_MODEL}"
+        ) from None
     input_shape, output_shape = tuple(model.input_shape), tuple(model.output_shape)
     if len(input_shape) != 4 or input_shape[-1] != 3 or input_shape[1] is None or input_shape[1] != input_shape[2]:
-        raise ModelFileError(f"{path}: expected a square RGB input (None, S, S, 3), got {input_shape}; {HOW_TO_GET_A_MODEL}")
+        raise ModelFileError(
+            f"{path}: expected a square RGB input (None, S, S, 3), got {input_shape}; {HOW_TO_GET_A_MODEL}"
+        )
     if output_shape != (None, input_shape[1], input_shape[2], NUM_CLASSES):
         raise ModelFileError(
             f"{path}: expected output (None, {input_shape[1]}, {input_shape[2]}, {NUM_CLASSES}) "
@@ -88,7 +92,11 @@ def _upscale_argmax():
         resized = tf.image.resize(differences[None], size, method="bilinear")[0]
         pet, border = resized[..., 0], resized[..., 1]
         background = (pet < 0) & (border <= 0)
-        return tf.where(background, tf.constant(2, tf.uint8), tf.where(pet >= border, tf.constant(1, tf.uint8), tf.constant(3, tf.uint8)))
+        return tf.where(
+            background,
+            tf.constant(2, tf.uint8),
+            tf.where(pet >= border, tf.constant(1, tf.uint8), tf.constant(3, tf.uint8)),
+        )
 
     return upscale
 
@@ -191,7 +199,7 @@ class Segmenter:
         with self._lock:
             return self._infer(np.asarray(images, dtype=np.float32)).numpy()
 
-    def warm_up(self) -> "Segmenter":
+    def warm_up(self) -> Segmenter:
         """Trace the compiled functions once, so the first real photo is not the slow one."""
         self.predict_arrays(np.zeros((1, self.input_size, self.input_size, 3), np.float32))
         probabilities_to_trimap(np.full((self.input_size, self.input_size, 3), 1 / 3, np.float32), (8, 8))

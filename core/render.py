@@ -32,7 +32,7 @@ class Background:
     image: Image.Image | None = None
 
     @classmethod
-    def parse(cls, text: str) -> "Background":
+    def parse(cls, text: str) -> Background:
         """`transparent`, `blur`, `#RRGGBB` or the path of an image file."""
         value = text.strip()
         if value.lower() in ("transparent", "blur"):
@@ -40,7 +40,7 @@ class Background:
         match = HEX_COLOUR.match(value)
         if match:
             code = match.group(1)
-            return cls("colour", colour=tuple(int(code[index:index + 2], 16) for index in (0, 2, 4)))
+            return cls("colour", colour=tuple(int(code[index : index + 2], 16) for index in (0, 2, 4)))
         if value.startswith("#"):
             raise BackgroundError(f"--background {text!r}: a colour is written #RRGGBB, e.g. #00ff00")
         path = Path(value)
@@ -71,8 +71,9 @@ def cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     """`image` scaled to cover `size` = (width, height) and cropped to it, centred."""
     width, height = size
     scale = max(width / image.width, height / image.height)
-    scaled = image.resize((max(width, round(image.width * scale)), max(height, round(image.height * scale))),
-                          Image.BILINEAR)
+    scaled = image.resize(
+        (max(width, round(image.width * scale)), max(height, round(image.height * scale))), Image.BILINEAR
+    )
     left, top = (scaled.width - width) // 2, (scaled.height - height) // 2
     return scaled.crop((left, top, left + width, top + height))
 
@@ -103,12 +104,17 @@ def crop_box(alpha: np.ndarray, margin: float = 0.05) -> tuple[int, int, int, in
         return 0, 0, width, height
     pad_y = round((rows[-1] - rows[0] + 1) * margin)
     pad_x = round((columns[-1] - columns[0] + 1) * margin)
-    return (max(0, columns[0] - pad_x), max(0, rows[0] - pad_y),
-            min(width, columns[-1] + 1 + pad_x), min(height, rows[-1] + 1 + pad_y))
+    return (
+        max(0, columns[0] - pad_x),
+        max(0, rows[0] - pad_y),
+        min(width, columns[-1] + 1 + pad_x),
+        min(height, rows[-1] + 1 + pad_y),
+    )
 
 
-def cutout(photo: Image.Image, matte: Matte, background: Background = Background(), crop: bool = False,
-           margin: float = 0.05) -> Image.Image:
+def cutout(
+    photo: Image.Image, matte: Matte, background: Background = Background(), crop: bool = False, margin: float = 0.05
+) -> Image.Image:
     """The pet cut out: RGBA on a transparent background, else RGB on the chosen background."""
     if matte.foreground is not None:
         foreground = Image.fromarray(matte.foreground)
@@ -128,7 +134,9 @@ def scaled(matte: Matte, size: tuple[int, int]) -> Matte:
     if (matte.alpha8.shape[1], matte.alpha8.shape[0]) == tuple(size):
         return matte
     alpha = np.asarray(Image.fromarray(matte.alpha8, mode="L").resize(size, Image.BILINEAR))
-    foreground = None if matte.foreground is None else np.asarray(Image.fromarray(matte.foreground).resize(size, Image.BILINEAR))
+    foreground = (
+        None if matte.foreground is None else np.asarray(Image.fromarray(matte.foreground).resize(size, Image.BILINEAR))
+    )
     return Matte(alpha, foreground, matte.refine, matte.seconds)
 
 

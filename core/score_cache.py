@@ -48,8 +48,9 @@ def cached_score_images(segmenter: Segmenter, arrays: ArraySet, cache_dir: Path)
         if results:
             _write(path, results)
     except OSError as error:
-        warnings.warn(f"validation scores not cached in {cache_dir} ({error}); they are computed again next time",
-                      stacklevel=2)
+        warnings.warn(
+            f"validation scores not cached in {cache_dir} ({error}); they are computed again next time", stacklevel=2
+        )
     return results
 
 
@@ -74,7 +75,11 @@ def _read(path: Path, arrays: ArraySet) -> list[ImageResult] | None:
     try:
         with np.load(path) as stored:
             predictions, confusion = stored["predictions"], stored["confusion"]
-            scores, keys, disagreement = stored["scores"], [str(key) for key in stored["score_keys"]], stored["disagreement"]
+            scores, keys, disagreement = (
+                stored["scores"],
+                [str(key) for key in stored["score_keys"]],
+                stored["disagreement"],
+            )
     except OSError:  # not there (or its folder cannot be read): compute it
         return None
     except Exception:  # noqa: BLE001 - a damaged file (zip or key errors): compute it again, replace it
@@ -82,7 +87,14 @@ def _read(path: Path, arrays: ArraySet) -> list[ImageResult] | None:
     if len(predictions) != len(arrays) or predictions.shape[1:] != arrays.masks.shape[1:]:
         return None
     return [
-        ImageResult(pair, image, truth, predictions[index], confusion[index],
-                    dict(zip(keys, map(float, scores[index]))), float(disagreement[index]))
+        ImageResult(
+            pair,
+            image,
+            truth,
+            predictions[index],
+            confusion[index],
+            dict(zip(keys, map(float, scores[index]))),
+            float(disagreement[index]),
+        )
         for index, (pair, image, truth) in enumerate(zip(arrays.pairs, arrays.images, arrays.masks))
     ]

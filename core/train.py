@@ -51,8 +51,10 @@ class HistoryWriter(keras.callbacks.Callback):
         if self.finished:
             print(f"resuming after epoch {self.finished} of {self.params['epochs']}", flush=True)
         if len(rows) > len(self.rows):
-            print(f"epoch {self.finished + 1} ended but was not checkpointed when the run stopped; it runs again",
-                  flush=True)
+            print(
+                f"epoch {self.finished + 1} ended but was not checkpointed when the run stopped; it runs again",
+                flush=True,
+            )
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         self._started = time.perf_counter()
@@ -151,7 +153,17 @@ def _check_resumable(run_file: Path, config: TrainConfig) -> None:
     if not run_file.exists():
         return
     previous = json.loads(run_file.read_text()).get("config", {})
-    keys = ("preset", "batch_size", "learning_rate", "val_size", "limit", "seed", "model_overrides", "init_from", "keep")
+    keys = (
+        "preset",
+        "batch_size",
+        "learning_rate",
+        "val_size",
+        "limit",
+        "seed",
+        "model_overrides",
+        "init_from",
+        "keep",
+    )
     changed = [key for key in keys if key in previous and previous[key] != config.to_dict()[key]]
     if changed:
         details = ", ".join(f"{key}: {previous[key]!r} -> {config.to_dict()[key]!r}" for key in changed)
@@ -199,7 +211,9 @@ def train(config: TrainConfig, verbose: int | None = None) -> Path:
         f"{split.report.summary()}",
         flush=True,
     )
-    train_set = data.make_dataset(split.train, config.batch_size, training=True, augment=config.augment, seed=config.seed)
+    train_set = data.make_dataset(
+        split.train, config.batch_size, training=True, augment=config.augment, seed=config.seed
+    )
     val_set = data.make_dataset(split.val, config.batch_size, training=False)
     steps = max(1, len(split.train) // config.batch_size)  # the training set drops its last partial batch
 
@@ -222,8 +236,11 @@ def train(config: TrainConfig, verbose: int | None = None) -> Path:
         "model": {**model_config.to_dict(), "parameters": model.count_params()},
         "data": split.summary(),
         "seed": config.seed,
-        "strategy": {"kind": placement.kind, "workers": placement.workers,
-                     "replicas": placement.strategy.num_replicas_in_sync},
+        "strategy": {
+            "kind": placement.kind,
+            "workers": placement.workers,
+            "replicas": placement.strategy.num_replicas_in_sync,
+        },
         "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "keras": keras.__version__},
         "status": "running",
     }

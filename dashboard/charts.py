@@ -39,32 +39,79 @@ def history_figure(
         series.append(values)
         if any(value is not None for value in values):
             figure.add_trace(
-                go.Scatter(x=epochs, y=values, name=name, mode="lines+markers", line={"color": colour},
-                           hovertemplate=f"epoch %{{x}}<br>{name} {metric}: %{{y:.4f}}<extra></extra>")
+                go.Scatter(
+                    x=epochs,
+                    y=values,
+                    name=name,
+                    mode="lines+markers",
+                    line={"color": colour},
+                    hovertemplate=f"epoch %{{x}}<br>{name} {metric}: %{{y:.4f}}<extra></extra>",
+                )
             )
     if best is not None:  # labelled above the plot area, where no curve runs
         figure.add_vline(x=best, line_dash="dash", line_color="green")
-        figure.add_annotation(x=best, y=1.0, yref="paper", yanchor="bottom", text=f"best epoch {best}",
-                              showarrow=False, font={"color": "green"})
+        figure.add_annotation(
+            x=best,
+            y=1.0,
+            yref="paper",
+            yanchor="bottom",
+            text=f"best epoch {best}",
+            showarrow=False,
+            font={"color": "green"},
+        )
     if onset is not None:
-        figure.add_vline(x=onset, line_dash="dot", line_color="red", annotation_text="val. loss starts rising",
-                         annotation_position="bottom right")
-    figure.update_layout(title=title, xaxis_title="epoch", xaxis_dtick=max(1, len(epochs) // 10), hovermode="x unified", height=340,
-                         margin={"l": 10, "r": 10, "t": 70, "b": 10}, legend={"orientation": "h", "y": -0.25})
+        figure.add_vline(
+            x=onset,
+            line_dash="dot",
+            line_color="red",
+            annotation_text="val. loss starts rising",
+            annotation_position="bottom right",
+        )
+    figure.update_layout(
+        title=title,
+        xaxis_title="epoch",
+        xaxis_dtick=max(1, len(epochs) // 10),
+        hovermode="x unified",
+        height=340,
+        margin={"l": 10, "r": 10, "t": 70, "b": 10},
+        legend={"orientation": "h", "y": -0.25},
+    )
     shown = visible_range(series)
     if shown is not None:
         figure.update_yaxes(range=shown)
-        figure.add_annotation(x=0, y=1.0, xref="paper", yref="paper", yanchor="bottom", xanchor="left", showarrow=False,
-                              text="epoch 1 is above the range shown", font={"size": 11, "color": "grey"})
+        figure.add_annotation(
+            x=0,
+            y=1.0,
+            xref="paper",
+            yref="paper",
+            yanchor="bottom",
+            xanchor="left",
+            showarrow=False,
+            text="epoch 1 is above the range shown",
+            font={"size": 11, "color": "grey"},
+        )
     return figure
 
 
 def learning_rate_figure(rows: list[dict[str, float]]) -> go.Figure:
-    figure = go.Figure(go.Scatter(x=[row["epoch"] for row in rows], y=[row.get("learning_rate") for row in rows],
-                                  mode="lines+markers", name="learning rate", line={"color": TRAIN_COLOUR}))
-    figure.update_layout(title="Learning rate (end of epoch)", xaxis_title="epoch", yaxis_type="log", height=300,
-                         yaxis_exponentformat="power", yaxis_dtick=1,
-                         margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    figure = go.Figure(
+        go.Scatter(
+            x=[row["epoch"] for row in rows],
+            y=[row.get("learning_rate") for row in rows],
+            mode="lines+markers",
+            name="learning rate",
+            line={"color": TRAIN_COLOUR},
+        )
+    )
+    figure.update_layout(
+        title="Learning rate (end of epoch)",
+        xaxis_title="epoch",
+        yaxis_type="log",
+        height=300,
+        yaxis_exponentformat="power",
+        yaxis_dtick=1,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
     return figure
 
 
@@ -73,10 +120,25 @@ def confusion_figure(confusion: np.ndarray) -> go.Figure:
     totals = confusion.sum(axis=1, keepdims=True)
     shares = np.divide(confusion, totals, out=np.zeros_like(confusion, dtype=float), where=totals > 0)
     figure = go.Figure(
-        go.Heatmap(z=shares, x=list(CLASS_NAMES), y=list(CLASS_NAMES), colorscale="Oranges", zmin=0, zmax=1,
-                   text=[[f"{v:.1%}" for v in row] for row in shares], texttemplate="%{text}",
-                   customdata=confusion, hovertemplate="true %{y}, predicted %{x}: %{text} (%{customdata:,} px)<extra></extra>")
+        go.Heatmap(
+            z=shares,
+            x=list(CLASS_NAMES),
+            y=list(CLASS_NAMES),
+            colorscale="Oranges",
+            zmin=0,
+            zmax=1,
+            text=[[f"{v:.1%}" for v in row] for row in shares],
+            texttemplate="%{text}",
+            customdata=confusion,
+            hovertemplate="true %{y}, predicted %{x}: %{text} (%{customdata:,} px)<extra></extra>",
+        )
     )
-    figure.update_layout(title="Confusion matrix (share of each true class)", xaxis_title="predicted",
-                         yaxis_title="true", yaxis_autorange="reversed", height=340, margin={"l": 10, "r": 10, "t": 50, "b": 10})
+    figure.update_layout(
+        title="Confusion matrix (share of each true class)",
+        xaxis_title="predicted",
+        yaxis_title="true",
+        yaxis_autorange="reversed",
+        height=340,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
     return figure

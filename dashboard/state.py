@@ -10,12 +10,11 @@ from core import gallery
 from core.catalog import ModelEntry, list_models, preset_of
 from core.config import AppConfig
 from core.evaluate import ImageResult
+from core.imaging import Photo
 from core.matte import Matte, compute_matte
 from core.matte import warm_up as warm_up_matting
-from core.imaging import Photo
 from core.predict import ModelFileError, Segmentation, Segmenter
 from core.score_cache import cached_score_images
-
 
 
 def keep_compiled_models_between_reruns() -> None:
@@ -95,8 +94,11 @@ def segment(data: bytes, name: str, cleanup: bool, tta: bool = False) -> Segment
     return _segment(str(entry.path), entry.mtime(), data, name, cleanup, tta)
 
 
-@st.cache_resource(show_spinner="Reading and scoring the validation images (about 10 s the first time for a "
-                                "model, then read from disk)…", max_entries=4)
+@st.cache_resource(
+    show_spinner="Reading and scoring the validation images (about 10 s the first time for a "
+    "model, then read from disk)…",
+    max_entries=4,
+)
 def _gallery(path: str, mtime: float, data_dir: str) -> tuple[gallery.GallerySource, list[ImageResult]]:
     model = _load_segmenter(path, mtime)
     source = gallery.load_source(Path(data_dir), model.input_size)
@@ -134,10 +136,16 @@ def model_panel() -> None:
     metrics = entry.metrics()
     if metrics:
         left, right = sidebar.columns(2)
-        left.metric("Val. Dice", f"{metrics['dice']:.3f}",
-                    help="Soft Dice on the validation images (the reference report's score; 1 is perfect).")
-        right.metric("Val. mIoU", f"{metrics['mean_iou']:.3f}",
-                     help="Mean intersection over union of pet, background and border (1 is perfect).")
+        left.metric(
+            "Val. Dice",
+            f"{metrics['dice']:.3f}",
+            help="Soft Dice on the validation images (the reference report's score; 1 is perfect).",
+        )
+        right.metric(
+            "Val. mIoU",
+            f"{metrics['mean_iou']:.3f}",
+            help="Mean intersection over union of pet, background and border (1 is perfect).",
+        )
         sidebar.caption(f"On {metrics.get('images', '?')} validation images (reference protocol).")
     else:
         sidebar.caption("No validation metrics saved beside this model.")

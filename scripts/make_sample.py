@@ -1,6 +1,6 @@
 """Rebuild the bundled sample: one validation pair per breed (reference split), copied as is.
 
-    python scripts/make_sample.py --data-dir ../shared/data/oxford-iiit-pet
+python scripts/make_sample.py --data-dir ../shared/data/oxford-iiit-pet
 """
 
 from __future__ import annotations

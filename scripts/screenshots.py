@@ -1,6 +1,6 @@
 """Screenshots of the dashboard pages for the README (served app, headless Chromium).
 
-    .venv/bin/python scripts/screenshots.py --data-dir ../shared/data/oxford-iiit-pet --photo PHOTO
+.venv/bin/python scripts/screenshots.py --data-dir ../shared/data/oxford-iiit-pet --photo PHOTO
 """
 
 from __future__ import annotations
@@ -26,9 +26,23 @@ def main() -> None:
     args.out.mkdir(exist_ok=True)
     port = free_port()
     env = {**os.environ, "PETSEG_DATA_DIR": str(args.data_dir)}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
-                               "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "dashboard/app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, server)

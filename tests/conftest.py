@@ -33,8 +33,24 @@ def trained_tiny_run(tmp_path_factory, tiny_dataset) -> Path:
     from core.cli import main
 
     out = tmp_path_factory.mktemp("run")
-    assert main(["train", "--data-dir", str(tiny_dataset), "--out", str(out), "--preset", "tiny",
-                 "--epochs", "3", "--batch-size", "4"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data-dir",
+                str(tiny_dataset),
+                "--out",
+                str(out),
+                "--preset",
+                "tiny",
+                "--epochs",
+                "3",
+                "--batch-size",
+                "4",
+            ]
+        )
+        == 0
+    )
     return out
 
 

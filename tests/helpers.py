@@ -61,9 +61,26 @@ def assert_trimap(trimap: np.ndarray, size: tuple[int, int]) -> None:
 
 
 ODD_INPUT_NAMES = [
-    "greyscale.png", "rgba.png", "palette.gif", "cmyk.jpg", "sixteen_bit.png", "photo.webp", "png_named.jpg",
-    "exif_rotated.jpg", "tiny_8x8.png", "strip_2000x50.jpg", "big_24mp.jpg", "animated.gif", "empty.jpg",
-    "text.jpg", "page.png", "archive.jpg", "truncated.jpg", "bomb.png", "missing.jpg", "a_folder.jpg",
+    "greyscale.png",
+    "rgba.png",
+    "palette.gif",
+    "cmyk.jpg",
+    "sixteen_bit.png",
+    "photo.webp",
+    "png_named.jpg",
+    "exif_rotated.jpg",
+    "tiny_8x8.png",
+    "strip_2000x50.jpg",
+    "big_24mp.jpg",
+    "animated.gif",
+    "empty.jpg",
+    "text.jpg",
+    "page.png",
+    "archive.jpg",
+    "truncated.jpg",
+    "bomb.png",
+    "missing.jpg",
+    "a_folder.jpg",
 ]
 
 
@@ -116,4 +133,9 @@ def bomb_png(width: int, height: int) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
 
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 1000))
+        + chunk(b"IEND", b"")
+    )

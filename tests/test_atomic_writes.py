@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -33,8 +32,12 @@ with atomic_path(target) as temporary:
 def test_sigkill_during_write_keeps_the_old_file(tmp_path, name):
     target = tmp_path / name
     target.write_bytes(b"OLD complete file")
-    process = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(target)], cwd=ROOT, stdout=subprocess.PIPE,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    process = subprocess.Popen(
+        [sys.executable, "-c", SLOW_WRITER, str(target)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert process.stdout.readline().strip() == b"half written"
     process.send_signal(signal.SIGKILL)
     process.wait()

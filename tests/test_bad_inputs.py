@@ -48,12 +48,14 @@ def test_animated_gif_segments_the_first_frame(cases, segmenter):
 def test_cli_mixed_folder_writes_good_masks_and_lists_bad_files(cases, tiny_model_path, tmp_path, capsys):
     folder = next(iter(cases.values()))[0].parent
     out = tmp_path / "out"
-    status = main(["predict", str(folder), str(cases["missing.jpg"][0]), "--model", str(tiny_model_path), "--out", str(out)])
+    status = main(
+        ["predict", str(folder), str(cases["missing.jpg"][0]), "--model", str(tiny_model_path), "--out", str(out)]
+    )
     captured = capsys.readouterr()
     assert status == 2 and "Traceback" not in captured.err
     errors = [line for line in captured.err.splitlines() if line.startswith("error:")]
     refused = [name for name, (_, size) in cases.items() if size is None and name != "a_folder.jpg"]
     assert len(errors) == len(refused)
-    for name, (path, size) in cases.items():
+    for path, size in cases.values():
         if size is not None:
             assert_trimap(np.asarray(Image.open(out / f"{path.stem}_mask.png")), size)

@@ -52,8 +52,13 @@ def test_tree_is_mirrored_resumed_and_formats_written(tmp_path, tiny_model_path)
 
 def peak_rss_mb_of_cli(args: list[str]) -> float:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    completed = subprocess.run([sys.executable, "-m", "core", "predict", *args], cwd=ROOT, capture_output=True, text=True,
-                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    completed = subprocess.run(
+        [sys.executable, "-m", "core", "predict", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert completed.returncode == 0, completed.stderr[-2000:]
     after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     assert after >= before
@@ -65,9 +70,16 @@ def test_two_thousand_files_stream_in_bounded_memory(tmp_path, tiny_model_path):
     small, large = tmp_path / "small", tmp_path / "large"
     write_tree(small, 200)
     write_tree(large, 2000)
-    peak_small, _ = peak_rss_mb_of_cli([str(small), "--model", str(tiny_model_path), "--out", str(tmp_path / "o1"), "--format", "mask"])
-    peak_large, printed = peak_rss_mb_of_cli([str(large), "--model", str(tiny_model_path), "--out", str(tmp_path / "o2"), "--format", "mask"])
-    print(f"peak resident memory: {peak_small:.0f} MB for 200 files, {peak_large:.0f} MB for 2000 files; {printed.strip()}")
+    peak_small, _ = peak_rss_mb_of_cli(
+        [str(small), "--model", str(tiny_model_path), "--out", str(tmp_path / "o1"), "--format", "mask"]
+    )
+    peak_large, printed = peak_rss_mb_of_cli(
+        [str(large), "--model", str(tiny_model_path), "--out", str(tmp_path / "o2"), "--format", "mask"]
+    )
+    print(
+        f"peak resident memory: {peak_small:.0f} MB for 200 files, {peak_large:.0f} MB for 2000 files; "
+        f"{printed.strip()}"
+    )
     assert "2000 segmented" in printed
     assert len(list((tmp_path / "o2").rglob("*_mask.png"))) == 2000
     assert peak_large - peak_small < 60  # ten times the files, (almost) the same memory
@@ -98,8 +110,17 @@ def test_same_stem_photos_each_get_their_own_outputs_and_a_rerun_redoes_none(tmp
     summary = run_predict(segmenter, [photos], out, tmp_path)
     assert summary.written == 3
     assert sorted(path.name for path in out.iterdir()) == [
-        "cat.jpg_mask.png", "cat.jpg_overlay.png", "cat.png_mask.png", "cat.png_overlay.png", "dog_mask.png", "dog_overlay.png"]
-    assert Image.open(out / "cat.jpg_mask.png").size == (60, 40) and Image.open(out / "cat.png_mask.png").size == (30, 50)
+        "cat.jpg_mask.png",
+        "cat.jpg_overlay.png",
+        "cat.png_mask.png",
+        "cat.png_overlay.png",
+        "dog_mask.png",
+        "dog_overlay.png",
+    ]
+    assert Image.open(out / "cat.jpg_mask.png").size == (60, 40) and Image.open(out / "cat.png_mask.png").size == (
+        30,
+        50,
+    )
     again = run_predict(segmenter, [photos], out, tmp_path)
     assert (again.written, again.skipped_existing) == (0, 3)
 
@@ -157,8 +178,21 @@ def test_bad_shard_values_are_explained(text):
 def test_a_bulk_run_killed_mid_way_then_rerun_completes_every_input_once(tmp_path, tiny_model_path):
     photos, out = tmp_path / "photos", tmp_path / "out"
     write_tree(photos, 120, per_folder=40)
-    command = [sys.executable, "-m", "core", "predict", str(photos), "--model", str(tiny_model_path), "--out", str(out),
-               "--format", "mask,overlay,npy", "--batch-size", "4"]
+    command = [
+        sys.executable,
+        "-m",
+        "core",
+        "predict",
+        str(photos),
+        "--model",
+        str(tiny_model_path),
+        "--out",
+        str(out),
+        "--format",
+        "mask,overlay,npy",
+        "--batch-size",
+        "4",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
@@ -189,8 +223,15 @@ def test_the_zip_of_same_stem_photos_holds_every_output(tiny_model_path):
 
     segmenter = Segmenter(tiny_model_path)
     names = ["x.jpg", "x.png", "y.jpg"]
-    results = {stem: segmenter.segment(synthetic_pet(30, 20, seed=index)[0])
-               for index, stem in enumerate(output_stems(names))}
+    results = {
+        stem: segmenter.segment(synthetic_pet(30, 20, seed=index)[0]) for index, stem in enumerate(output_stems(names))
+    }
     archive = zipfile.ZipFile(io.BytesIO(zip_outputs(results)))
-    assert sorted(archive.namelist()) == ["x.jpg_mask.png", "x.jpg_overlay.png", "x.png_mask.png", "x.png_overlay.png",
-                                          "y_mask.png", "y_overlay.png"]
+    assert sorted(archive.namelist()) == [
+        "x.jpg_mask.png",
+        "x.jpg_overlay.png",
+        "x.png_mask.png",
+        "x.png_overlay.png",
+        "y_mask.png",
+        "y_overlay.png",
+    ]

@@ -2,8 +2,12 @@
 
 from dashboard.charts import TRAIN_COLOUR, VAL_COLOUR, history_figure, visible_range
 
-ROWS = [{"epoch": 1, "loss": 5.0, "val_loss": 1.2}, {"epoch": 2, "loss": 1.0, "val_loss": 1.1},
-        {"epoch": 3, "loss": 0.9, "val_loss": 1.0}, {"epoch": 4, "loss": 0.8, "val_loss": 0.95}]
+ROWS = [
+    {"epoch": 1, "loss": 5.0, "val_loss": 1.2},
+    {"epoch": 2, "loss": 1.0, "val_loss": 1.1},
+    {"epoch": 3, "loss": 0.9, "val_loss": 1.0},
+    {"epoch": 4, "loss": 0.8, "val_loss": 0.95},
+]
 
 
 def test_training_is_orange_and_validation_blue_as_in_the_report():

@@ -17,8 +17,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
 
 
 def test_every_expected_failure_derives_from_one_base_class():
@@ -31,27 +37,59 @@ def test_every_expected_failure_derives_from_one_base_class():
     from core.predict import ModelFileError
     from core.train import ConfigMismatch
 
-    for error in (ShardError, CommandError, DatasetError, DistributeError, DownloadError, ImageError, ModelFileError,
-                  ConfigMismatch):
+    for error in (
+        ShardError,
+        CommandError,
+        DatasetError,
+        DistributeError,
+        DownloadError,
+        ImageError,
+        ModelFileError,
+        ConfigMismatch,
+    ):
         assert issubclass(error, PetSegError), error
 
 
 def test_an_unknown_format_is_refused_before_the_model_is_loaded(tmp_path, capsys):
     missing_model = tmp_path / "no_such_model.keras"
-    assert main(["predict", str(tmp_path), "--model", str(missing_model), "--out", str(tmp_path / "o"),
-                 "--format", "mask,sticker"]) == 2
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path),
+                "--model",
+                str(missing_model),
+                "--out",
+                str(tmp_path / "o"),
+                "--format",
+                "mask,sticker",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
-    assert err == "error: unknown --format sticker; choose from mask, colour, overlay, npy, cutout, alpha (comma separated)\n"
+    assert (
+        err
+        == "error: unknown --format sticker; choose from mask, colour, overlay, npy, cutout, alpha (comma separated)\n"
+    )
 
 
-@pytest.mark.parametrize(("tf_config", "message"), [
-    ("{not json", "TF_CONFIG is not valid JSON"),
-    ('["worker"]', "TF_CONFIG must be a JSON object"),
-    ('{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}}', "TF_CONFIG has a cluster but no task"),
-    ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 3}}',
-     "TF_CONFIG task index 3 is out of range: the cluster has 1 worker task(s), so the index must be 0 to 0"),
-    ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "ps", "index": 0}}', "TF_CONFIG task type 'ps' is not in"),
-])
+@pytest.mark.parametrize(
+    ("tf_config", "message"),
+    [
+        ("{not json", "TF_CONFIG is not valid JSON"),
+        ('["worker"]', "TF_CONFIG must be a JSON object"),
+        ('{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}}', "TF_CONFIG has a cluster but no task"),
+        (
+            '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 3}}',
+            "TF_CONFIG task index 3 is out of range: the cluster has 1 worker task(s), so the index must be 0 to 0",
+        ),
+        (
+            '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "ps", "index": 0}}',
+            "TF_CONFIG task type 'ps' is not in",
+        ),
+    ],
+)
 def test_a_malformed_tf_config_is_one_error_line(tmp_path, monkeypatch, capsys, tf_config, message):
     monkeypatch.setenv("TF_CONFIG", tf_config)
     assert main(["train", "--data-dir", str(tmp_path / "none"), "--out", str(tmp_path / "run")]) == 2

@@ -2,7 +2,6 @@
 
 import gc
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -4,7 +4,6 @@ import json
 import shutil
 
 import numpy as np
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -39,16 +38,20 @@ def started(page: str | None = None) -> AppTest:
 
 
 def texts(app: AppTest) -> str:
-    return " ".join(str(element.value) for kind in ("markdown", "caption", "info", "error", "warning") for element in app.get(kind))
+    return " ".join(
+        str(element.value) for kind in ("markdown", "caption", "info", "error", "warning") for element in app.get(kind)
+    )
 
 
 def test_segment_page_uploads_good_and_bad_photos(app_env):
     app = started()
     assert "Upload a photo" in texts(app)
     assert "petseg.keras" in " ".join(m.value for m in app.sidebar.markdown)
-    photos = [("cat.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg"),
-              ("notes.jpg", b"this is not a photo", "image/jpeg"),
-              ("dog.png", jpeg_bytes(synthetic_pet(40, 40, seed=2)[0]), "image/png")]
+    photos = [
+        ("cat.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg"),
+        ("notes.jpg", b"this is not a photo", "image/jpeg"),
+        ("dog.png", jpeg_bytes(synthetic_pet(40, 40, seed=2)[0]), "image/png"),
+    ]
     app.file_uploader(key="uploads").set_value(photos).run()
     assert not app.exception, app.exception
     assert [e.value for e in app.error] == ["Cannot segment notes.jpg: not an image (unrecognised format)"]
@@ -85,13 +88,19 @@ def test_example_photo_and_views(app_env):
 def test_cut_out_view_refines_edges_on_each_background_and_offers_its_downloads(app_env):
     app = started()
     app.file_uploader(key="uploads").set_value(
-        [("cat.jpg", jpeg_bytes(synthetic_pet(90, 60, seed=1)[0]), "image/jpeg")]).run()
+        [("cat.jpg", jpeg_bytes(synthetic_pet(90, 60, seed=1)[0]), "image/jpeg")]
+    ).run()
     app.segmented_control(key="view").set_value("Cut-out").run()
     assert not app.exception, app.exception
     keys = {button.key for button in app.get("download_button")}
     assert {"download-0-cat_cutout.png", "download-0-cat_alpha.png", "download-0-cat_mask.png"} <= keys
     assert [b.label for b in app.get("download_button")] == [
-        "Download cut-out", "Download pet mask", "Download coloured mask", "Download overlay", "Download label map"]
+        "Download cut-out",
+        "Download pet mask",
+        "Download coloured mask",
+        "Download overlay",
+        "Download label map",
+    ]
     for refine in ("Fast", "Matting (fur, 0.1-2 s)"):
         app.segmented_control(key="refine").set_value(refine).run()
         assert not app.exception, app.exception
@@ -136,7 +145,9 @@ def test_gallery_filters_stay_consistent_and_pages_show_top_and_bottom(app_env):
     assert [number.label for number in app.number_input] == ["Page (of 1)", "Page (of 1)"]  # above and below
     app.multiselect(key="breeds").set_value(["beagle"]).run()
     app.segmented_control(key="species").set_value("cat").run()  # a dog breed chosen, then cats
-    assert not app.exception and app.multiselect(key="breeds").value == [] and app.multiselect(key="breeds").options == []
+    assert (
+        not app.exception and app.multiselect(key="breeds").value == [] and app.multiselect(key="breeds").options == []
+    )
     app.segmented_control(key="species").set_value(None).run()  # clicking the selected species again
     assert app.segmented_control(key="species").value == "all" and app.metric[0].value == "2"
     app.toggle(key="suspect_only").set_value(True).run()  # synthetic labels are right: no suspect
@@ -182,7 +193,8 @@ def test_history_page_explains_an_empty_path_and_a_file_that_is_not_a_history(ap
     app.text_input(key="history_path").set_value(str(notes)).run()
     assert [error.value for error in app.error] == [
         f"{notes} is not a training history: its first column should be `epoch` "
-        "(PetSeg writes RUN/history.csv during training)."]
+        "(PetSeg writes RUN/history.csv during training)."
+    ]
 
 
 def test_history_page_says_when_the_model_holds_its_last_epoch(app_env):
@@ -221,8 +233,10 @@ def test_model_with_wrong_shapes_is_explained(app_env):
 def test_same_stem_uploads_each_get_their_own_downloads_and_the_zip(app_env):
     """x.jpg and x.png used to share one result slot: no ZIP button, two of four downloads lost."""
     app = started()
-    photos = [("x.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg"),
-              ("x.png", jpeg_bytes(synthetic_pet(40, 40, seed=2)[0]), "image/png")]
+    photos = [
+        ("x.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg"),
+        ("x.png", jpeg_bytes(synthetic_pet(40, 40, seed=2)[0]), "image/png"),
+    ]
     app.file_uploader(key="uploads").set_value(photos).run()
     assert not app.exception, app.exception
     labels = [button.label for button in app.get("download_button")]
@@ -241,11 +255,14 @@ def test_reruns_keep_tensorflows_compiled_kernels(app_env, monkeypatch):
     from tensorflow.python.eager import context
 
     assert "_clean_problem_modules()" in inspect.getsource(script_runner.ScriptRunner._run_script).replace(
-        "_log_if_error(_clean_problem_modules)", "_clean_problem_modules()")
+        "_log_if_error(_clean_problem_modules)", "_clean_problem_modules()"
+    )
     cleared = []
     monkeypatch.setattr(context.Context, "clear_kernel_cache", lambda self: cleared.append(1))
     app = started()
-    app.file_uploader(key="uploads").set_value([("cat.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg")]).run()
+    app.file_uploader(key="uploads").set_value(
+        [("cat.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg")]
+    ).run()
     app.run()
     assert not app.exception, app.exception
     assert [m.label for m in app.metric].count("Pet share") == 1

@@ -45,15 +45,37 @@ def start_workers(dataset: Path, out: Path, epochs: int, batch_size: int, captur
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     processes = []
     for index in range(2):
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": "",
-               "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})}
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "core", "train", "--data-dir", str(dataset), "--out", str(out), "--preset", "tiny",
-             "--epochs", str(epochs), "--batch-size", str(batch_size)],
-            cwd=ROOT, env=env, text=True,
-            stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
-            stderr=subprocess.STDOUT if capture else subprocess.DEVNULL,
-        ))
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "CUDA_VISIBLE_DEVICES": "",
+            "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}),
+        }
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "core",
+                    "train",
+                    "--data-dir",
+                    str(dataset),
+                    "--out",
+                    str(out),
+                    "--preset",
+                    "tiny",
+                    "--epochs",
+                    str(epochs),
+                    "--batch-size",
+                    str(batch_size),
+                ],
+                cwd=ROOT,
+                env=env,
+                text=True,
+                stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+                stderr=subprocess.STDOUT if capture else subprocess.DEVNULL,
+            )
+        )
     return processes
 
 
@@ -152,17 +174,27 @@ def test_workers_that_found_different_resume_states_all_stop_with_one_message(ep
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     processes = [
         subprocess.Popen(
-            [sys.executable, "-c", AGREE_SCRIPT, str(finished)], cwd=ROOT, text=True, stdout=subprocess.PIPE,
+            [sys.executable, "-c", AGREE_SCRIPT, str(finished)],
+            cwd=ROOT,
+            text=True,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": "",
-                 "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})},
+            env={
+                **os.environ,
+                "PYTHONPATH": str(ROOT),
+                "CUDA_VISIBLE_DEVICES": "",
+                "TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}),
+            },
         )
         for index, finished in enumerate(epochs)
     ]
     outputs = [process.communicate(timeout=120)[0] for process in processes]
     assert all(output.splitlines()[-1].startswith(verdict) for output in outputs), outputs
     if verdict == "refused":
-        assert f"this worker: after epoch {epochs[1]}" in outputs[1] and "a filesystem that all workers share" in outputs[1]
+        assert (
+            f"this worker: after epoch {epochs[1]}" in outputs[1]
+            and "a filesystem that all workers share" in outputs[1]
+        )
 
 
 def test_the_keras_workaround_stops_clearly_on_a_keras_it_does_not_know():
@@ -176,9 +208,13 @@ def test_the_keras_workaround_stops_clearly_on_a_keras_it_does_not_know():
     check_keras_internals(trainer, keras.__version__)  # the pinned Keras passes
     with pytest.raises(DistributeError, match=r"Keras 3\.99\.0 is not a version checked .*keras-team/keras#20585"):
         check_keras_internals(trainer, "3.99.0")
-    changed = types.SimpleNamespace(**{name: getattr(trainer, name) for name in dir(trainer) if not name.startswith("__")})
+    changed = types.SimpleNamespace(
+        **{name: getattr(trainer, name) for name in dir(trainer) if not name.startswith("__")}
+    )
     changed.reduce_per_replica = lambda values, strategy: values  # a Keras that changed the function's parameters
-    with pytest.raises(DistributeError, match=r"changed reduce_per_replica\(values, strategy\).*keras-team/keras#20585"):
+    with pytest.raises(
+        DistributeError, match=r"changed reduce_per_replica\(values, strategy\).*keras-team/keras#20585"
+    ):
         check_keras_internals(changed, keras.__version__)
     del changed._is_per_replica_instance
     changed.reduce_per_replica = trainer.reduce_per_replica
@@ -215,9 +251,29 @@ def test_two_workers_train_exactly_like_one_worker_with_the_same_global_batch(tm
     single = tmp_path / "single"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
     env.pop("TF_CONFIG", None)
-    subprocess.run([sys.executable, "-m", "core", "train", "--data-dir", str(dataset), "--out", str(single), "--preset",
-                    "tiny", "--epochs", "2", "--batch-size", "8"], cwd=ROOT, env=env, check=True, capture_output=True,
-                   timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "core",
+            "train",
+            "--data-dir",
+            str(dataset),
+            "--out",
+            str(single),
+            "--preset",
+            "tiny",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     double = tmp_path / "double"
     processes = start_workers(dataset, double, epochs=2, batch_size=8, capture=True)
     outputs = [process.communicate(timeout=300)[0] for process in processes]

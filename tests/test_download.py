@@ -98,7 +98,12 @@ def test_download_verifies_and_extracts_then_skips(server, tmp_path):
     files.update(good_files())
     dest = tmp_path / "pets"
     download(dest, url, archives_for(files), log=lambda _: None)
-    assert files_under(dest) == {"images/cat_1.jpg", "images/dog_1.jpg", "annotations/trimaps/cat_1.png", "annotations/list.txt"}
+    assert files_under(dest) == {
+        "images/cat_1.jpg",
+        "images/dog_1.jpg",
+        "annotations/trimaps/cat_1.png",
+        "annotations/list.txt",
+    }
     requests = len(log)
     download(dest, url, archives_for(files), log=lambda _: None)
     assert len(log) == requests  # already there: nothing fetched again

@@ -8,8 +8,22 @@ from core.metrics import METRIC_KEYS
 
 def test_cli_evaluate_prints_table_and_writes_json(trained_tiny_run, tiny_dataset, tmp_path, capsys):
     report = tmp_path / "metrics.json"
-    assert main(["evaluate", "--data-dir", str(tiny_dataset), "--model", str(trained_tiny_run / "model.keras"),
-                 "--json", str(report), "--worst", "1"]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data-dir",
+                str(tiny_dataset),
+                "--model",
+                str(trained_tiny_run / "model.keras"),
+                "--json",
+                str(report),
+                "--worst",
+                "1",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "mean_iou" in out and "pet_iou" in out
     result = json.loads(report.read_text())

@@ -39,9 +39,12 @@ def test_savedmodel_signatures_agree_with_keras(tmp_path, trained_tiny_run, phot
     tta = Segmenter(model_path, tta=True).predict_arrays(batch)
     served_tta = loaded.signatures["serving_tta"](images=tf.constant(batch))
     assert np.allclose(served_tta["probabilities"].numpy(), tta, atol=1e-5)
-    photo_bytes = (tmp_path / "photo.png")
+    photo_bytes = tmp_path / "photo.png"
     photos[0].save(photo_bytes)
-    assert loaded.signatures["from_bytes_tta"](image_bytes=tf.constant(photo_bytes.read_bytes()))["trimap"].shape == (32, 32)
+    assert loaded.signatures["from_bytes_tta"](image_bytes=tf.constant(photo_bytes.read_bytes()))["trimap"].shape == (
+        32,
+        32,
+    )
 
 
 @pytest.mark.slow

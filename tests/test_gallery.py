@@ -11,19 +11,34 @@ from core.evaluate import ImageResult
 
 def result(stem: str, dice: float, disagreement: float = 0.0) -> ImageResult:
     empty = np.zeros((4, 4), np.uint8)
-    return ImageResult(Pair(stem, Path(f"{stem}.jpg"), Path(f"{stem}.png")), empty, empty, empty,
-                       np.zeros((3, 3)), {"dice": dice, "pet_iou": dice}, disagreement)
+    return ImageResult(
+        Pair(stem, Path(f"{stem}.jpg"), Path(f"{stem}.png")),
+        empty,
+        empty,
+        empty,
+        np.zeros((3, 3)),
+        {"dice": dice, "pet_iou": dice},
+        disagreement,
+    )
 
 
-RESULTS = [result("pug_1", 0.9), result("British_Shorthair_2", 0.5), result("Persian_273", 0.1, 0.89),
-           result("american_bulldog_3", 0.7), result("Abyssinian_4", 0.8)]
+RESULTS = [
+    result("pug_1", 0.9),
+    result("British_Shorthair_2", 0.5),
+    result("Persian_273", 0.1, 0.89),
+    result("american_bulldog_3", 0.7),
+    result("Abyssinian_4", 0.8),
+]
 
 
 def test_breeds_are_grouped_cats_first_and_named_as_people_write_them():
     assert gallery.breeds_of(RESULTS) == ["Abyssinian", "British_Shorthair", "Persian", "american_bulldog", "pug"]
     assert gallery.breeds_of(RESULTS, "dog") == ["american_bulldog", "pug"]
-    assert [gallery.breed_name(b) for b in gallery.breeds_of(RESULTS, "cat")] == ["Abyssinian", "British Shorthair",
-                                                                                 "Persian"]
+    assert [gallery.breed_name(b) for b in gallery.breeds_of(RESULTS, "cat")] == [
+        "Abyssinian",
+        "British Shorthair",
+        "Persian",
+    ]
 
 
 def test_filters_and_sort_orders():

@@ -24,7 +24,7 @@ def test_png_named_jpg_is_decoded_by_content(tmp_path):
 def test_every_mode_becomes_rgb(mode):
     image = gradient().convert("RGBA" if mode in ("RGBA", "LA") else "RGB")
     if mode == "I;16":
-        image = Image.fromarray((np.asarray(gradient().convert("L"), np.uint16) * 257))
+        image = Image.fromarray(np.asarray(gradient().convert("L"), np.uint16) * 257)
     else:
         image = image.convert(mode)
     buffer = io.BytesIO()
@@ -69,7 +69,7 @@ def test_non_images_are_refused_clearly(payload, message):
 def test_truncated_jpeg_is_refused():
     data = jpeg_bytes(gradient(400, 300))
     with pytest.raises(ImageError, match="corrupt or truncated"):
-        Photo.open(data[: len(data) // 2]).rgb
+        _ = Photo.open(data[: len(data) // 2]).rgb
 
 
 def test_decompression_bomb_is_refused_before_decoding():

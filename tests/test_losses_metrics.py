@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 
 from core.losses import DiceLoss, FocalDiceLoss, FocalLoss, dice_loss, focal_dice_loss, focal_loss, soft_dice
-from core.metrics import ConfusionScore, SoftDice, image_scores, scores_from_confusion, training_metrics, confusion_matrix
+from core.metrics import (
+    ConfusionScore,
+    SoftDice,
+    confusion_matrix,
+    image_scores,
+    scores_from_confusion,
+    training_metrics,
+)
 
 # One image of two pixels: true classes pet, background.
 TRUE_2 = np.array([[[0, 1]]], np.uint8)
@@ -73,7 +80,8 @@ def test_image_scores_keys_and_values():
 
 
 @pytest.mark.parametrize(
-    "obj", [FocalLoss(gamma=1.5), DiceLoss(smooth=2.0), FocalDiceLoss(gamma=3.0), ConfusionScore("iou.border"), SoftDice()]
+    "obj",
+    [FocalLoss(gamma=1.5), DiceLoss(smooth=2.0), FocalDiceLoss(gamma=3.0), ConfusionScore("iou.border"), SoftDice()],
 )
 def test_custom_objects_round_trip_through_keras_serialisation(obj):
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(obj))

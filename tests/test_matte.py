@@ -129,8 +129,23 @@ def test_cli_cutout_and_alpha_files_agree_and_crop_holds_the_pet(tmp_path, tiny_
 
 
 def test_cli_bad_background_is_one_error_line_before_loading(tmp_path, capsys):
-    assert main(["predict", str(tmp_path), "--model", str(tmp_path / "none.keras"), "--out", str(tmp_path / "o"),
-                 "--format", "cutout", "--background", "#12"]) == 2
+    assert (
+        main(
+            [
+                "predict",
+                str(tmp_path),
+                "--model",
+                str(tmp_path / "none.keras"),
+                "--out",
+                str(tmp_path / "o"),
+                "--format",
+                "cutout",
+                "--background",
+                "#12",
+            ]
+        )
+        == 2
+    )
     assert capsys.readouterr().err == "error: --background '#12': a colour is written #RRGGBB, e.g. #00ff00\n"
 
 

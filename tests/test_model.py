@@ -28,8 +28,8 @@ def test_output_is_a_softmax_over_three_classes(overrides):
 
 def test_saved_model_reloads_without_custom_objects(tmp_path):
     import core.losses  # noqa: F401
-    from core.train import compile_model
     from core.config import TrainConfig
+    from core.train import compile_model
 
     model = build_unet(model_config("tiny"))
     compile_model(model, TrainConfig(preset="tiny", epochs=1), steps_per_epoch=1)

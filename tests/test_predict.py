@@ -99,7 +99,18 @@ def test_cli_predict_files_and_folders_with_a_bad_file(tmp_path, tiny_model_path
     single = tmp_path / "single.png"
     synthetic_pet(21, 37, seed=9)[0].save(single)
     out = tmp_path / "out"
-    status = main(["predict", str(folder), str(single), str(tmp_path / "missing.jpg"), "--model", str(tiny_model_path), "--out", str(out)])
+    status = main(
+        [
+            "predict",
+            str(folder),
+            str(single),
+            str(tmp_path / "missing.jpg"),
+            "--model",
+            str(tiny_model_path),
+            "--out",
+            str(out),
+        ]
+    )
     captured = capsys.readouterr()
     assert status == 2
     assert "broken.jpg: not an image" in captured.err and "missing.jpg: no such file" in captured.err
@@ -143,9 +154,15 @@ def test_cli_evaluate_and_predict_take_tta(tmp_path, trained_tiny_run, tiny_data
     import json
 
     model = str(trained_tiny_run / "model.keras")
-    assert main(["evaluate", "--data-dir", str(tiny_dataset), "--model", model, "--json", str(tmp_path / "t.json"),
-                 "--tta"]) == 0
-    assert main(["evaluate", "--data-dir", str(tiny_dataset), "--model", model, "--json", str(tmp_path / "p.json")]) == 0
+    assert (
+        main(
+            ["evaluate", "--data-dir", str(tiny_dataset), "--model", model, "--json", str(tmp_path / "t.json"), "--tta"]
+        )
+        == 0
+    )
+    assert (
+        main(["evaluate", "--data-dir", str(tiny_dataset), "--model", model, "--json", str(tmp_path / "p.json")]) == 0
+    )
     with_tta, without = json.loads((tmp_path / "t.json").read_text()), json.loads((tmp_path / "p.json").read_text())
     assert with_tta["tta"] and not without["tta"] and with_tta["loss"] != without["loss"]
     assert "flip test-time augmentation" in capsys.readouterr().out

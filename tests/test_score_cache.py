@@ -32,9 +32,13 @@ def setup(tmp_path, tiny_model_path, tiny_dataset):
 
 def same(first, second) -> bool:
     return all(
-        a.pair == b.pair and a.scores == b.scores and a.confident_disagreement == b.confident_disagreement
-        and np.array_equal(a.prediction, b.prediction) and np.array_equal(a.confusion, b.confusion)
-        and np.array_equal(a.image, b.image) and np.array_equal(a.truth, b.truth)
+        a.pair == b.pair
+        and a.scores == b.scores
+        and a.confident_disagreement == b.confident_disagreement
+        and np.array_equal(a.prediction, b.prediction)
+        and np.array_equal(a.confusion, b.confusion)
+        and np.array_equal(a.image, b.image)
+        and np.array_equal(a.truth, b.truth)
         for a, b in zip(first, second, strict=True)
     )
 

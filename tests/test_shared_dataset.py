@@ -17,8 +17,22 @@ def test_train_evaluate_predict_on_the_shared_dataset(shared_data, tmp_path, cap
     assert main(["train", "--data-dir", str(shared_data), "--out", str(run), "--epochs", "1", "--limit", "32"]) == 0
     assert "data: 32 training, 32 validation pairs" in capsys.readouterr().out
     report = tmp_path / "metrics.json"
-    assert main(["evaluate", "--data-dir", str(shared_data), "--model", str(run / "model.keras"), "--limit", "32",
-                 "--json", str(report)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data-dir",
+                str(shared_data),
+                "--model",
+                str(run / "model.keras"),
+                "--limit",
+                "32",
+                "--json",
+                str(report),
+            ]
+        )
+        == 0
+    )
     assert json.loads(report.read_text())["images"] == 32
     folder = tmp_path / "photos"
     folder.mkdir()

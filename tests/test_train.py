@@ -21,7 +21,9 @@ def test_run_folder_has_model_history_and_run_record(trained_tiny_run):
     rows = read_history(trained_tiny_run / "history.csv")
     assert [row["epoch"] for row in rows] == [1, 2, 3]
     header = (trained_tiny_run / "history.csv").read_text().splitlines()[0].split(",")
-    assert header[0] == "epoch" and {"loss", "val_loss", "dice", "val_dice", "val_mean_iou", "learning_rate"} <= set(header)
+    assert header[0] == "epoch" and {"loss", "val_loss", "dice", "val_dice", "val_mean_iou", "learning_rate"} <= set(
+        header
+    )
     record = json.loads((trained_tiny_run / "run.json").read_text())
     assert record["status"] == "finished" and record["config"]["preset"] == "tiny"
     assert record["data"]["train_pairs"] + record["data"]["val_pairs"] == 12 and record["seed"] == 1337
@@ -52,7 +54,9 @@ def test_a_row_written_before_the_kill_but_not_checkpointed_is_trained_again(tmp
     args = ["train", "--data-dir", str(tiny_dataset), "--out", str(tmp_path), "--preset", "tiny", "--batch-size", "4"]
     assert main([*args, "--epochs", "2"]) == 0
     rows = read_history(tmp_path / "history.csv")
-    write_history(tmp_path / "history.csv", [*rows, {**rows[-1], "epoch": 3, "val_loss": 0.0}])  # killed before epoch 3's checkpoint
+    write_history(
+        tmp_path / "history.csv", [*rows, {**rows[-1], "epoch": 3, "val_loss": 0.0}]
+    )  # killed before epoch 3's checkpoint
     capsys.readouterr()
     assert main([*args, "--epochs", "3"]) == 0
     printed = capsys.readouterr().out
@@ -63,10 +67,24 @@ def test_a_row_written_before_the_kill_but_not_checkpointed_is_trained_again(tmp
 
 def test_rerun_saves_the_best_model_a_kill_left_unsaved(tmp_path, tiny_dataset):
     """Killed after the last epoch's checkpoint but before `model.keras` was written."""
-    args = ["train", "--data-dir", str(tiny_dataset), "--out", str(tmp_path), "--preset", "tiny", "--batch-size", "4", "--epochs", "2"]
+    args = [
+        "train",
+        "--data-dir",
+        str(tiny_dataset),
+        "--out",
+        str(tmp_path),
+        "--preset",
+        "tiny",
+        "--batch-size",
+        "4",
+        "--epochs",
+        "2",
+    ]
     assert main(args) == 0
     rows = read_history(tmp_path / "history.csv")
-    write_history(tmp_path / "history.csv", [rows[0], {**rows[1], "val_loss": rows[0]["val_loss"] / 2}])  # epoch 2 is the best
+    write_history(
+        tmp_path / "history.csv", [rows[0], {**rows[1], "val_loss": rows[0]["val_loss"] / 2}]
+    )  # epoch 2 is the best
     (tmp_path / "model.keras").unlink()
     assert main(args) == 0
     assert load_model(tmp_path / "model.keras").input_shape == (None, 32, 32, 3)
@@ -79,8 +97,22 @@ def test_sigkill_mid_epoch_then_same_command_resumes(tmp_path):
 
     dataset = write_dataset(tmp_path / "pets", count=40)
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "core", "train", "--data-dir", str(dataset), "--out", str(out),
-               "--preset", "tiny", "--epochs", "6", "--batch-size", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "core",
+        "train",
+        "--data-dir",
+        str(dataset),
+        "--out",
+        str(out),
+        "--preset",
+        "tiny",
+        "--epochs",
+        "6",
+        "--batch-size",
+        "2",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
@@ -113,37 +145,110 @@ def test_train_and_evaluate_on_a_damaged_dataset_use_the_good_pairs(tmp_path, ca
     (root / "images" / "Persian_2.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     Image.fromarray(np.full((40, 48), 7, np.uint8)).save(root / "annotations" / "trimaps" / "beagle_3.png")
     out = tmp_path / "run"
-    assert main(["train", "--data-dir", str(root), "--out", str(out), "--preset", "tiny", "--epochs", "1", "--batch-size", "4"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data-dir",
+                str(root),
+                "--out",
+                str(out),
+                "--preset",
+                "tiny",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "4",
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "skipped 4: 1 bad trimaps, 1 images without trimap, 1 stray files, 1 undecodable images" in printed
     record = json.loads((out / "run.json").read_text())
     assert record["data"]["skipped"]["total"] == 4
     assert record["data"]["train_pairs"] + record["data"]["val_pairs"] == 14 - 3
-    assert main(["evaluate", "--data-dir", str(root), "--model", str(out / "model.keras"), "--json", str(tmp_path / "m.json")]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data-dir",
+                str(root),
+                "--model",
+                str(out / "model.keras"),
+                "--json",
+                str(tmp_path / "m.json"),
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "m.json").read_text())["skipped"]["total"] >= 1
 
 
 def test_init_from_starts_at_a_trained_models_weights(tmp_path, trained_tiny_run, tiny_dataset):
     source = load_model(trained_tiny_run / "model.keras")
     args = ["train", "--data-dir", str(tiny_dataset), "--preset", "tiny", "--batch-size", "4", "--epochs", "1"]
-    assert main([*args, "--out", str(tmp_path / "tuned"), "--init-from", str(trained_tiny_run / "model.keras"),
-                 "--learning-rate", "1e-12"]) == 0
+    assert (
+        main(
+            [
+                *args,
+                "--out",
+                str(tmp_path / "tuned"),
+                "--init-from",
+                str(trained_tiny_run / "model.keras"),
+                "--learning-rate",
+                "1e-12",
+            ]
+        )
+        == 0
+    )
     tuned = load_model(tmp_path / "tuned" / "model.keras")
     kernels = [(layer.name, layer.kernel) for layer in source.layers if hasattr(layer, "kernel")]
     assert kernels and all(np.allclose(tuned.get_layer(name).kernel, kernel, atol=1e-6) for name, kernel in kernels)
 
 
 def test_init_from_another_architecture_is_refused(tmp_path, trained_tiny_run, tiny_dataset, capsys):
-    args = ["train", "--data-dir", str(tiny_dataset), "--out", str(tmp_path / "tuned"), "--batch-size", "4", "--epochs", "1"]
+    args = [
+        "train",
+        "--data-dir",
+        str(tiny_dataset),
+        "--out",
+        str(tmp_path / "tuned"),
+        "--batch-size",
+        "4",
+        "--epochs",
+        "1",
+    ]
     assert main([*args, "--preset", "fast", "--init-from", str(trained_tiny_run / "model.keras")]) == 2
     assert "pass the --preset it was trained with" in capsys.readouterr().err
     assert not (tmp_path / "tuned").exists()
 
 
-def test_a_fine_tuned_runs_lineage_continues_its_parents_history_to_the_best_epoch(tmp_path, trained_tiny_run, tiny_dataset):
+def test_a_fine_tuned_runs_lineage_continues_its_parents_history_to_the_best_epoch(
+    tmp_path, trained_tiny_run, tiny_dataset
+):
     tuned = tmp_path / "tuned"
-    assert main(["train", "--data-dir", str(tiny_dataset), "--preset", "tiny", "--batch-size", "4", "--epochs", "2",
-                 "--out", str(tuned), "--init-from", str(trained_tiny_run / "model.keras"), "--no-augment"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data-dir",
+                str(tiny_dataset),
+                "--preset",
+                "tiny",
+                "--batch-size",
+                "4",
+                "--epochs",
+                "2",
+                "--out",
+                str(tuned),
+                "--init-from",
+                str(trained_tiny_run / "model.keras"),
+                "--no-augment",
+            ]
+        )
+        == 0
+    )
     parent, own = read_history(trained_tiny_run / "history.csv"), read_history(tuned / "history.csv")
     best = int(best_epoch(parent)["epoch"])
     rows = lineage_history(tuned)
@@ -157,7 +262,19 @@ def test_keep_last_ships_the_final_epochs_weights(tmp_path, tiny_dataset):
     from core.model import build_unet
     from core.train import compile_model
 
-    args = ["train", "--data-dir", str(tiny_dataset), "--out", str(tmp_path), "--preset", "tiny", "--batch-size", "4", "--epochs", "3"]
+    args = [
+        "train",
+        "--data-dir",
+        str(tiny_dataset),
+        "--out",
+        str(tmp_path),
+        "--preset",
+        "tiny",
+        "--batch-size",
+        "4",
+        "--epochs",
+        "3",
+    ]
     assert main([*args, "--keep", "last"]) == 0
     record = json.loads((tmp_path / "run.json").read_text())
     assert record["config"]["keep"] == "last" and record["kept_epoch"] == 3
@@ -172,11 +289,24 @@ def test_keep_last_ships_the_final_epochs_weights(tmp_path, tiny_dataset):
 
 
 def _train_args(data: Path, out: Path, epochs: int) -> list[str]:
-    return ["train", "--data-dir", str(data), "--out", str(out), "--preset", "tiny", "--batch-size", "4",
-            "--epochs", str(epochs)]
+    return [
+        "train",
+        "--data-dir",
+        str(data),
+        "--out",
+        str(out),
+        "--preset",
+        "tiny",
+        "--batch-size",
+        "4",
+        "--epochs",
+        str(epochs),
+    ]
 
 
-def test_an_unreadable_resume_state_is_set_aside_and_the_run_resumes_from_the_one_before(tmp_path, tiny_dataset, capsys):
+def test_an_unreadable_resume_state_is_set_aside_and_the_run_resumes_from_the_one_before(
+    tmp_path, tiny_dataset, capsys
+):
     assert main(_train_args(tiny_dataset, tmp_path, 2)) == 0
     rows = read_history(tmp_path / "history.csv")
     newest = tmp_path / "backup" / "epoch-0002.weights.h5"
@@ -184,12 +314,17 @@ def test_an_unreadable_resume_state_is_set_aside_and_the_run_resumes_from_the_on
     capsys.readouterr()
     assert main(_train_args(tiny_dataset, tmp_path, 3)) == 0
     printed = capsys.readouterr().out
-    assert "epoch-0002.weights.h5 is unreadable" in printed and "set aside as epoch-0002.weights.h5.unreadable" in printed
+    assert (
+        "epoch-0002.weights.h5 is unreadable" in printed and "set aside as epoch-0002.weights.h5.unreadable" in printed
+    )
     assert "resuming after epoch 1 of 3" in printed and "epoch 2 ended but was not checkpointed" in printed
     after = read_history(tmp_path / "history.csv")
     assert [row["epoch"] for row in after] == [1, 2, 3] and after[0] == rows[0]
     assert sorted(path.name for path in (tmp_path / "backup").iterdir()) == [
-        "epoch-0002.weights.h5", "epoch-0002.weights.h5.unreadable", "epoch-0003.weights.h5"]
+        "epoch-0002.weights.h5",
+        "epoch-0002.weights.h5.unreadable",
+        "epoch-0003.weights.h5",
+    ]
 
 
 def test_with_no_readable_resume_state_the_run_starts_over_and_says_so(tmp_path, tiny_dataset, capsys):
@@ -242,8 +377,13 @@ def test_sigkill_while_the_resume_state_is_being_written_then_same_command_resum
     out, marker = tmp_path / "run", tmp_path / "writing"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     args = _train_args(tiny_dataset, out, 3)
-    process = subprocess.Popen([sys.executable, "-c", KILLED_INSIDE_THE_WRITE, str(marker), "2", *args], cwd=ROOT,
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-c", KILLED_INSIDE_THE_WRITE, str(marker), "2", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and not marker.exists() and process.poll() is None:
         time.sleep(0.02)
@@ -251,12 +391,16 @@ def test_sigkill_while_the_resume_state_is_being_written_then_same_command_resum
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert [row["epoch"] for row in read_history(out / "history.csv")] == [1, 2]  # the row came before the state
-    rerun = subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                           timeout=300)
+    rerun = subprocess.run(
+        [sys.executable, "-m", "core", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert rerun.returncode == 0 and "Traceback" not in rerun.stderr, rerun.stderr[-2000:]
     assert "resuming after epoch 1 of 3" in rerun.stdout and "epoch 2 ended but was not checkpointed" in rerun.stdout
     assert [row["epoch"] for row in read_history(out / "history.csv")] == [1, 2, 3]
-    assert sorted(path.name for path in (out / "backup").iterdir()) == ["epoch-0002.weights.h5", "epoch-0003.weights.h5"]
+    assert sorted(path.name for path in (out / "backup").iterdir()) == [
+        "epoch-0002.weights.h5",
+        "epoch-0003.weights.h5",
+    ]
 
 
 @pytest.mark.slow

@@ -15,7 +15,7 @@ from dashboard.charts import confusion_figure
 
 SCORE_HELP = {
     "dice": "Soft Dice (the reference report's score): overlap of predicted probabilities and the true classes, "
-            "pooled over all pixels; 1 is perfect.",
+    "pooled over all pixels; 1 is perfect.",
     "mean_iou": "Intersection over union of each class (pet, background, border), averaged; 1 is perfect.",
     "pet_iou": "Intersection over union of pet (with its border) against background: how well the pet is cut out.",
     "pixel_accuracy": "Share of pixels whose class is right.",
@@ -26,11 +26,16 @@ segmenter = state.segmenter()
 if segmenter is None:
     st.stop()
 
-data_dir = Path(st.text_input("Dataset folder", value=str(state.settings().data_dir), key="data_dir",
-                              help="Oxford-IIIT Pet layout; the validation split follows the reference protocol."))
+data_dir = Path(
+    st.text_input(
+        "Dataset folder",
+        value=str(state.settings().data_dir),
+        key="data_dir",
+        help="Oxford-IIIT Pet layout; the validation split follows the reference protocol.",
+    )
+)
 source, results = state.gallery_results(data_dir)
 (st.info if source.is_sample else st.caption)(f"Showing the {source.description}.")
-
 
 
 def keep_filters_consistent() -> None:
@@ -42,17 +47,27 @@ def keep_filters_consistent() -> None:
 
 
 filters = st.columns([1, 2, 1.3, 0.7])
-species = filters[0].segmented_control("Species", ["all", "cat", "dog"], default="all", key="species",
-                                       on_change=keep_filters_consistent) or "all"
-breeds = filters[1].multiselect("Breeds", gallery.breeds_of(results, species), key="breeds",
-                                format_func=gallery.breed_name, placeholder=f"All {species if species != 'all' else ''} breeds")
+species = (
+    filters[0].segmented_control(
+        "Species", ["all", "cat", "dog"], default="all", key="species", on_change=keep_filters_consistent
+    )
+    or "all"
+)
+breeds = filters[1].multiselect(
+    "Breeds",
+    gallery.breeds_of(results, species),
+    key="breeds",
+    format_func=gallery.breed_name,
+    placeholder=f"All {species if species != 'all' else ''} breeds",
+)
 order = filters[2].selectbox("Sort", list(gallery.SORT_ORDERS), key="order")
 per_page = filters[3].selectbox("Per page", [6, 12, 24, 48], index=1, key="per_page")
 suspects = sum(result.suspect_label for result in results)
 suspect_only = st.toggle(
-    f"Only suspect labels ({suspects})", key="suspect_only",
+    f"Only suspect labels ({suspects})",
+    key="suspect_only",
     help="Images whose ground truth the model confidently contradicts on at least half of the picture: "
-         "the annotation, not the model, may be wrong (e.g. pet and background swapped).",
+    "the annotation, not the model, may be wrong (e.g. pet and background swapped).",
 )
 chosen = gallery.select(results, species, breeds, order, suspect_only)
 if not chosen:
@@ -62,7 +77,10 @@ if not chosen:
 summary = gallery.summary(chosen)
 cards = st.columns(5)
 cards[0].metric("Images", len(chosen))
-for card, (key, label) in zip(cards[1:], [("dice", "Dice"), ("mean_iou", "Mean IoU"), ("pet_iou", "Pet IoU"), ("pixel_accuracy", "Pixel accuracy")]):
+for card, (key, label) in zip(
+    cards[1:],
+    [("dice", "Dice"), ("mean_iou", "Mean IoU"), ("pet_iou", "Pet IoU"), ("pixel_accuracy", "Pixel accuracy")],
+):
     card.metric(label, f"{summary[key]:.3f}", help=SCORE_HELP[key])
 with st.expander("Confusion matrix of the selection", expanded=False):
     st.plotly_chart(confusion_figure(np.sum([r.confusion for r in chosen], axis=0)), key="confusion")
@@ -72,6 +90,7 @@ pages = gallery.page_count(len(chosen), per_page)
 
 def page_picker(where: str) -> int:
     """The page number, shown above and below the rows (both pick the same page)."""
+
     def follow() -> None:
         st.session_state["page"] = st.session_state[f"page_{where}"]
 
@@ -94,8 +113,12 @@ for result in gallery.page_of(chosen, page, per_page):
             f"**{result.pair.stem}** ({result.pair.species}, {gallery.breed_name(result.pair.breed)}) — "
             f"Dice {scores['dice']:.3f} · mean IoU {scores['mean_iou']:.3f} · pet IoU {scores['pet_iou']:.3f} · "
             f"accuracy {scores['pixel_accuracy']:.3f}"
-            + (f" · **suspect label**: the model confidently contradicts {result.confident_disagreement:.0%} "
-               "of the ground truth" if result.suspect_label else "")
+            + (
+                f" · **suspect label**: the model confidently contradicts {result.confident_disagreement:.0%} "
+                "of the ground truth"
+                if result.suspect_label
+                else ""
+            )
         )
         columns = st.columns(4)
         columns[0].image(photo, width="stretch")

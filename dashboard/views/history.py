@@ -11,8 +11,13 @@ from dashboard import state
 from dashboard.charts import history_figure, learning_rate_figure
 
 ROOT = Path(__file__).resolve().parents[2]
-CHARTS = [("loss", "Loss (focal + Dice)"), ("dice", "Dice"), ("mean_iou", "Mean IoU"), ("pet_iou", "Pet IoU"),
-          ("pixel_accuracy", "Pixel accuracy")]
+CHARTS = [
+    ("loss", "Loss (focal + Dice)"),
+    ("dice", "Dice"),
+    ("mean_iou", "Mean IoU"),
+    ("pet_iou", "Pet IoU"),
+    ("pixel_accuracy", "Pixel accuracy"),
+]
 
 st.title("Training history")
 choices: dict[str, Path] = {}
@@ -54,8 +59,10 @@ def curves(path: Path, keep: str) -> None:
         st.warning(f"No history file at {shown_path(path)}. Training writes one to RUN/history.csv after each epoch.")
         return
     if not is_history_file(path):
-        st.error(f"{shown_path(path)} is not a training history: its first column should be `epoch` "
-                 "(PetSeg writes RUN/history.csv during training).")
+        st.error(
+            f"{shown_path(path)} is not a training history: its first column should be `epoch` "
+            "(PetSeg writes RUN/history.csv during training)."
+        )
         return
     rows = read_history(path)
     if not rows:
@@ -73,9 +80,13 @@ def curves(path: Path, keep: str) -> None:
     st.caption(
         f"{shown_path(path)} — "
         + (f"validation loss starts rising after epoch {onset}." if onset else "no sign of overfitting so far.")
-        + ("" if kept is best else f" The model holds the weights of its last epoch, {int(kept['epoch'])} "
-           f"(validation Dice {kept.get('val_dice', float('nan')):.4f}, loss {kept['val_loss']:.4f}), "
-           "not those of the best epoch."),
+        + (
+            ""
+            if kept is best
+            else f" The model holds the weights of its last epoch, {int(kept['epoch'])} "
+            f"(validation Dice {kept.get('val_dice', float('nan')):.4f}, loss {kept['val_loss']:.4f}), "
+            "not those of the best epoch."
+        ),
         help=str(path.resolve()),
     )
     left, right = st.columns(2)

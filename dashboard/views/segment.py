@@ -27,15 +27,20 @@ VIEWS = ["Side by side", "Overlay", "Mask", "Cut-out"]
 REFINE_LABELS = {"Matting (fur, 0.1-2 s)": "matting", "Fast": "fast"}
 BACKGROUNDS = ["Transparent", "Colour", "Blurred photo", "Image"]
 DOWNLOAD_FORMATS = ("cutout", "alpha", "colour", "overlay", "mask")
-DOWNLOAD_LABELS = {"cutout": "Download cut-out", "alpha": "Download pet mask", "colour": "Download coloured mask",
-                   "overlay": "Download overlay", "mask": "Download label map"}
+DOWNLOAD_LABELS = {
+    "cutout": "Download cut-out",
+    "alpha": "Download pet mask",
+    "colour": "Download coloured mask",
+    "overlay": "Download overlay",
+    "mask": "Download label map",
+}
 DOWNLOAD_HELP = {
     "cutout": "The pet cut out at the photo's size (PNG; transparent unless a background is chosen in Cut-out).",
     "alpha": "Black and white: white is pet, black background, grey the soft edges (8-bit PNG, the photo's size).",
     "colour": "The mask in the colours shown here.",
     "overlay": "The photo with the mask tinted over it.",
     "mask": "Label map: 1 pet, 2 background, 3 border, the Oxford-IIIT Pet trimap format for training tools "
-            "(an image viewer shows it near-black).",
+    "(an image viewer shows it near-black).",
 }
 TINY_SIDE = 64
 
@@ -43,7 +48,10 @@ TINY_SIDE = 64
 def cutout_controls() -> CutoutOptions:
     """Refinement, background and crop of the cut-out view."""
     refine_label = st.segmented_control(
-        "Refine edges", list(REFINE_LABELS), default=next(iter(REFINE_LABELS)), key="refine",
+        "Refine edges",
+        list(REFINE_LABELS),
+        default=next(iter(REFINE_LABELS)),
+        key="refine",
         help="Matting solves the pet's soft edges (fur) on the photo itself; Fast upscales the prediction.",
     ) or next(iter(REFINE_LABELS))
     choice = st.selectbox("Background", BACKGROUNDS, key="background")
@@ -71,8 +79,11 @@ def display_controls(view: str) -> tuple[bool, bool, float, CutoutOptions]:
     with st.sidebar:
         st.subheader("Display")
         cleanup = st.toggle("Largest pet region only", key="cleanup", help="Drop small stray pet blobs.")
-        tta = st.toggle("Higher quality, about 2x slower", key="tta",
-                        help="Averages the prediction with that of the mirrored photo (flip test-time augmentation).")
+        tta = st.toggle(
+            "Higher quality, about 2x slower",
+            key="tta",
+            help="Averages the prediction with that of the mirrored photo (flip test-time augmentation).",
+        )
         alpha = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="alpha")
         cutout = cutout_controls() if view == "Cut-out" else CutoutOptions()
     return cleanup, tta, alpha, cutout
@@ -89,8 +100,11 @@ def show_ground_truth(pair, result) -> None:
     truth = load_trimap(pair.trimap)
     scores = image_scores(resize_mask(truth, segmenter.input_size) - 1, result.probabilities)
     columns = st.columns([1, 2])
-    columns[0].image(colourise(render.scaled_trimap(truth, (256, round(256 * truth.shape[0] / truth.shape[1])))),
-                     caption="Ground truth (the dataset's annotation)", width="stretch")
+    columns[0].image(
+        colourise(render.scaled_trimap(truth, (256, round(256 * truth.shape[0] / truth.shape[1])))),
+        caption="Ground truth (the dataset's annotation)",
+        width="stretch",
+    )
     columns[1].markdown(
         f"**Scores against the ground truth** (at the model's {segmenter.input_size} px):  \n"
         f"Dice {scores['dice']:.3f} · mean IoU {scores['mean_iou']:.3f} · pet IoU {scores['pet_iou']:.3f} · "
@@ -106,14 +120,26 @@ if segmenter is None:
 uploads = st.file_uploader(  # any type: a file PetSeg cannot read gets its reason on the page, not in a tooltip
     "Upload one or more photos", accept_multiple_files=True, key="uploads"
 )
-st.caption(f"JPEG, PNG, WebP, GIF, BMP, TIFF; up to {MAX_FILE_BYTES // 2**20} MB, {MAX_PIXELS // 1_000_000} megapixels.")
+st.caption(
+    f"JPEG, PNG, WebP, GIF, BMP, TIFF; up to {MAX_FILE_BYTES // 2**20} MB, {MAX_PIXELS // 1_000_000} megapixels."
+)
 examples = {pair.stem: pair for pair in sample_pairs()}
 example = st.selectbox(
-    "…or try an example from the validation set", ["(none)", *examples], key="example",
+    "…or try an example from the validation set",
+    ["(none)", *examples],
+    key="example",
     help="Bundled validation images the model never trained on.",
 )
-view = st.segmented_control("View", VIEWS, default=VIEWS[0], key="view",
-                            help="More options (quality, opacity, cut-out background) are in the sidebar.") or VIEWS[0]
+view = (
+    st.segmented_control(
+        "View",
+        VIEWS,
+        default=VIEWS[0],
+        key="view",
+        help="More options (quality, opacity, cut-out background) are in the sidebar.",
+    )
+    or VIEWS[0]
+)
 cleanup, tta, alpha, cutout = display_controls(view)
 
 legend = " ".join(
@@ -121,15 +147,18 @@ legend = " ".join(
     f'border-radius:2px;margin:0 0.3em 0 0.8em"></span>{name}'
     for name, colour in zip(("pet", "background", "border"), CLASS_COLOURS)
 )
-st.markdown(f"{legend}: the outline band the dataset's annotators left undecided (fur, whiskers)",
-            unsafe_allow_html=True)
+st.markdown(
+    f"{legend}: the outline band the dataset's annotators left undecided (fur, whiskers)", unsafe_allow_html=True
+)
 
 items: list[tuple[str, bytes]] = [(upload.name, upload.getvalue()) for upload in uploads or []]
 example_pair = examples.get(example)
 if example_pair is not None:
     if items:
-        st.info(f"Showing your {len(items)} photo(s) and the example {example}: "
-                "set the example back to (none) to see only yours.")
+        st.info(
+            f"Showing your {len(items)} photo(s) and the example {example}: "
+            "set the example back to (none) to see only yours."
+        )
     items.append((example_pair.image.name, example_pair.image.read_bytes()))
 if not items:
     st.info("Upload a photo of your cat or dog to see it segmented.")
@@ -167,17 +196,26 @@ for index, ((name, data), stem) in enumerate(zip(items, stems)):
         with st.spinner("Refining the edges…"):
             matte = state.matte(data, name, cleanup, tta, cutout.refine)
         cut = render.cutout(photo, render.scaled(matte, photo.size), cutout.background, cutout.crop)
-        single_view().image(render.on_checkerboard(cut) if cutout.background.transparent else cut, width="stretch",
-                 caption=f"Cut-out ({matte.refine}, edges refined in {matte.seconds * 1000:.0f} ms)")
+        single_view().image(
+            render.on_checkerboard(cut) if cutout.background.transparent else cut,
+            width="stretch",
+            caption=f"Cut-out ({matte.refine}, edges refined in {matte.seconds * 1000:.0f} ms)",
+        )
         if matte.is_empty and result.found_pet:
             st.warning("The pet found is too faint to cut out: the cut-out is empty.")
     if example_pair is not None and name == example_pair.image.name:
         show_ground_truth(example_pair, result)
     width, height = result.photo.size
     if not result.found_pet:
-        st.warning("No cat or dog found in this photo: the model is nowhere sure of one." + (
-            f" It is only {width}×{height} px: the model looks at photos at {segmenter.input_size} px, "
-            "so a photo this small holds too little detail." if min(width, height) < TINY_SIDE else ""))
+        st.warning(
+            "No cat or dog found in this photo: the model is nowhere sure of one."
+            + (
+                f" It is only {width}×{height} px: the model looks at photos at {segmenter.input_size} px, "
+                "so a photo this small holds too little detail."
+                if min(width, height) < TINY_SIDE
+                else ""
+            )
+        )
     stats = st.columns(4)
     stats[0].metric("Pet share", f"{result.pet_fraction:.1%}")
     stats[1].metric("Prediction time", f"{result.seconds * 1000:.0f} ms")
@@ -186,8 +224,13 @@ for index, ((name, data), stem) in enumerate(zip(items, stems)):
     buttons = st.columns(len(makers))
     for column, kind, (file_name, make) in zip(buttons, DOWNLOAD_FORMATS, makers.items()):
         column.download_button(  # encoded only when clicked (a 12 MP PNG takes seconds)
-            DOWNLOAD_LABELS[kind], make, file_name=file_name, mime="image/png", help=DOWNLOAD_HELP[kind],
-            key=f"download-{index}-{file_name}", on_click="ignore",
+            DOWNLOAD_LABELS[kind],
+            make,
+            file_name=file_name,
+            mime="image/png",
+            help=DOWNLOAD_HELP[kind],
+            key=f"download-{index}-{file_name}",
+            on_click="ignore",
         )
 
 if progress is not None:
@@ -195,6 +238,10 @@ if progress is not None:
 if len(done) > 1:
     zip_slot.download_button(
         f"Download all {len(done)} results (ZIP)",
-        lambda: zip_outputs(done, alpha, DOWNLOAD_FORMATS, cutout), file_name="petseg-results.zip",
-        mime="application/zip", key="download-zip", type="primary", on_click="ignore",
+        lambda: zip_outputs(done, alpha, DOWNLOAD_FORMATS, cutout),
+        file_name="petseg-results.zip",
+        mime="application/zip",
+        key="download-zip",
+        type="primary",
+        on_click="ignore",
     )

@@ -82,5 +82,7 @@ def test_simultaneous_sessions_each_get_their_own_mask(streamlit_server, e2e_mod
         assert mask.shape == expected[index].shape, f"session {index} got another photo's mask"
         assert np.array_equal(mask, expected[index]), f"session {index} mask differs from a direct prediction"
     slowest = max(elapsed for _, elapsed in results)
-    print(f"{SESSIONS} sessions: all masks after {total:.1f} s (slowest session {slowest:.1f} s); "
-          f"server peak resident memory {peak_memory_mb(process.pid):.0f} MB")
+    print(
+        f"{SESSIONS} sessions: all masks after {total:.1f} s (slowest session {slowest:.1f} s); "
+        f"server peak resident memory {peak_memory_mb(process.pid):.0f} MB"
+    )

@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-NUM_CLASSES = 3
-CLASS_NAMES = ("pet", "background", "border")
-"""Class index i is trimap value i + 1 (1 pet, 2 background, 3 border)."""
+from core.labels import NUM_CLASSES
 
 DEFAULT_DATA_DIR = Path("data/oxford-iiit-pet")
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"

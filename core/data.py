@@ -19,6 +19,7 @@ import numpy as np
 
 from core.errors import PetSegError
 from core.imaging import ImageError, Photo, TrimapError, load_trimap, resize_for_model, resize_mask
+from core.labels import to_class_index
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -153,7 +154,7 @@ def _decode_pair(pair: Pair, size: int) -> tuple[np.ndarray, np.ndarray]:
     trimap = load_trimap(pair.trimap)
     if trimap.shape[::-1] != photo.size:
         raise TrimapError(f"{pair.trimap.name}: trimap is {trimap.shape[::-1]}, image is {photo.size}")
-    return resize_for_model(photo.rgb_at_least(size), size), resize_mask(trimap, size) - 1
+    return resize_for_model(photo.rgb_at_least(size), size), to_class_index(resize_mask(trimap, size))
 
 
 def load_arrays(pairs: list[Pair], size: int, workers: int = 4) -> tuple[ArraySet, SkipReport]:

@@ -9,6 +9,7 @@ import numpy as np
 
 from core import data
 from core.config import DEFAULT_MODEL_PATH
+from core.labels import Class
 from core.losses import focal_dice_loss
 from core.metrics import METRIC_KEYS, batch_image_scores, scores_from_confusion, training_metrics
 from core.predict import Segmenter
@@ -58,7 +59,7 @@ def evaluate(
                 "image": item.pair.stem,
                 "dice": item.scores["dice"],
                 "pet_iou": item.scores["pet_iou"],
-                "pet_share": float((item.truth != 1).mean()),
+                "pet_share": float((item.truth != Class.BACKGROUND).mean()),
             }
             for item in ranked
         ]
@@ -100,8 +101,8 @@ least half of the decided pixels (e.g. `Persian_273`, pet and background swapped
 def confident_disagreement(truths: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
     """Per image, the share of decided pixels (truth pet 0 or background 1) where the model gives the
     other of the two a probability >= CONFIDENT. (N, H, W) class indices, (N, H, W, C) probabilities."""
-    decided = truths != 2
-    other = np.where(truths == 0, probabilities[..., 1], probabilities[..., 0])
+    decided = truths != Class.BORDER
+    other = np.where(truths == Class.PET, probabilities[..., Class.BACKGROUND], probabilities[..., Class.PET])
     contradicted = decided & (other >= CONFIDENT)
     return contradicted.sum(axis=(1, 2)) / np.maximum(decided.sum(axis=(1, 2)), 1)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from core.labels import to_trimap
 from core.predict import flip_averaged, load_model
 
 FORMATS = ("savedmodel", "tflite")
@@ -41,7 +42,7 @@ def _serving_module(model):
 
         def from_images(self, images, tta: bool):
             probabilities = self.probabilities(images, tta)
-            trimap = tf.cast(tf.argmax(probabilities, axis=-1, output_type=tf.int32) + 1, tf.uint8)
+            trimap = tf.cast(to_trimap(tf.argmax(probabilities, axis=-1, output_type=tf.int32)), tf.uint8)
             return {"trimap": trimap, "probabilities": probabilities}
 
         def from_bytes(self, image_bytes, tta: bool):
@@ -55,7 +56,7 @@ def _serving_module(model):
             height_width = tf.shape(image)[:2]
             resized = tf.image.resize(tf.cast(image, tf.float32)[None], (size, size), method="bilinear", antialias=True)
             full = tf.image.resize(self.probabilities(resized, tta), height_width, method="bilinear")[0]
-            return {"trimap": tf.cast(tf.argmax(full, axis=-1, output_type=tf.int32) + 1, tf.uint8)}
+            return {"trimap": tf.cast(to_trimap(tf.argmax(full, axis=-1, output_type=tf.int32)), tf.uint8)}
 
         @tf.function(input_signature=[images_spec])
         def serve_images(self, images):

@@ -18,8 +18,8 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from core.config import NUM_CLASSES
 from core.errors import PetSegError
+from core.labels import CLASS_COLOURS, NUM_CLASSES, TrimapValue, to_class_index
 
 MAX_PIXELS = 64_000_000
 """Largest image accepted (64 megapixels); bigger ones are refused before decoding."""
@@ -31,15 +31,6 @@ MAX_FILE_BYTES = 100 * 1024 * 1024
 Image.MAX_IMAGE_PIXELS = None
 
 ImageSource = str | os.PathLike | bytes | BinaryIO
-
-CLASS_COLOURS = np.array(
-    [
-        [245, 133, 24],  # pet: orange
-        [76, 120, 168],  # background: blue
-        [238, 202, 59],  # border: yellow
-    ],
-    dtype=np.uint8,
-)
 
 
 class ImageError(PetSegError, ValueError):
@@ -170,7 +161,7 @@ class Photo:
 
 def colourise(trimap: np.ndarray) -> Image.Image:
     """An RGB picture of a trimap (values 1 pet, 2 background, 3 border)."""
-    index = np.clip(trimap.astype(np.int64) - 1, 0, NUM_CLASSES - 1)
+    index = np.clip(to_class_index(trimap.astype(np.int64)), 0, NUM_CLASSES - 1)
     return Image.fromarray(CLASS_COLOURS[index])
 
 
@@ -180,7 +171,7 @@ def overlay(photo: Image.Image, trimap: np.ndarray, alpha: float = 0.5) -> Image
         raise ValueError(f"photo size {photo.size} does not match mask size {trimap.shape[::-1]}")
     base = np.asarray(photo.convert("RGB"), dtype=np.float32)
     colours = np.asarray(colourise(trimap), dtype=np.float32)
-    weight = np.where(trimap == 2, 0.0, float(alpha)).astype(np.float32)[..., None]
+    weight = np.where(trimap == TrimapValue.BACKGROUND, 0.0, float(alpha)).astype(np.float32)[..., None]
     blended = base * (1.0 - weight) + colours * weight
     return Image.fromarray(blended.round().astype(np.uint8))
 
@@ -217,7 +208,7 @@ def load_trimap(path: Path) -> np.ndarray:
     if array.ndim == 3:
         array = array[..., 0]
     values = np.unique(array)
-    bad = [int(v) for v in values if v not in (1, 2, 3)]
+    bad = [int(v) for v in values if v not in set(TrimapValue)]
     if bad:
         raise TrimapError(f"{path.name}: trimap values {bad} outside {{1, 2, 3}}")
     return array.astype(np.uint8)

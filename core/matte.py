@@ -28,6 +28,7 @@ from PIL import Image
 from scipy import ndimage
 
 from core.config import MatteConfig
+from core.labels import Class
 
 Refine = Literal["fast", "matting"]
 REFINE_LEVELS: tuple[str, ...] = get_args(Refine)
@@ -60,7 +61,7 @@ class Matte:
 def pet_score(probabilities: np.ndarray) -> np.ndarray:
     """(S, S, 3) class probabilities to the pet score p(pet) + p(border) / 2, in [0, 1]."""
     probabilities = np.asarray(probabilities, np.float32)
-    return probabilities[..., 0] + 0.5 * probabilities[..., 2]
+    return probabilities[..., Class.PET] + 0.5 * probabilities[..., Class.BORDER]
 
 
 def resize_plane(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -11,11 +11,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from core.config import CLASS_NAMES, NUM_CLASSES
+from core.labels import CLASS_NAMES, NUM_CLASSES, Class
 from core.losses import soft_dice
 from core.losses._labels import one_hot_labels, serialisable
 
-PET, BACKGROUND, BORDER = 0, 1, 2
 SCORE_KEYS = ("pixel_accuracy", *(f"iou.{name}" for name in CLASS_NAMES), "mean_iou", "pet_iou")
 METRIC_KEYS = ("dice", *SCORE_KEYS)
 
@@ -36,13 +35,17 @@ def scores_from_confusion(confusion) -> dict:
     true_positive = ops.diagonal(confusion, axis1=-2, axis2=-1)
     union = ops.sum(confusion, axis=-2) + ops.sum(confusion, axis=-1) - true_positive
     per_class = _ratio(true_positive, union)
-    # Pet IoU is binary: pet and border together against background.
-    background_both = confusion[..., BACKGROUND, BACKGROUND]
-    foreground = total - ops.sum(confusion[..., BACKGROUND, :], axis=-1) - ops.sum(confusion[..., BACKGROUND], axis=-1)
+    # Pet IoU is binary: pet and border together against background. Its intersection is the pixels
+    # background in neither truth nor prediction, its union those not background in both.
+    background = Class.BACKGROUND
+    background_both = confusion[..., background, background]
+    truth_background = ops.sum(confusion[..., background, :], axis=-1)
+    predicted_background = ops.sum(confusion[..., background], axis=-1)
+    pet_both = total - truth_background - predicted_background + background_both
     scores = {
         "pixel_accuracy": _ratio(ops.sum(true_positive, axis=-1), total),
         "mean_iou": ops.mean(per_class, axis=-1),
-        "pet_iou": _ratio(foreground + background_both, total - background_both),
+        "pet_iou": _ratio(pet_both, total - background_both),
     }
     for index, name in enumerate(CLASS_NAMES):
         scores[f"iou.{name}"] = per_class[..., index]

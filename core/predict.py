@@ -20,11 +20,11 @@ import numpy as np
 from PIL import Image
 
 from core import imaging
-from core.config import DEFAULT_MODEL_PATH, NUM_CLASSES
+from core.config import DEFAULT_MODEL_PATH
 from core.errors import PetSegError
 from core.imaging import ImageError, ImageSource, Photo
+from core.labels import NUM_CLASSES, Class, TrimapValue
 
-BACKGROUND_VALUE = 2
 PET_CONFIDENCE = 0.75
 """A photo holds a pet when some pixel is pet with at least this probability. Measured with the
 shipped model: 99% of validation photos reach 0.84 or more (all but 9 of 1000 reach 0.8),
@@ -111,13 +111,13 @@ def keep_largest_pet(trimap: np.ndarray) -> np.ndarray:
     """Keep only the largest connected pet region (pet and border together); the rest becomes background."""
     from scipy import ndimage
 
-    labels, count = ndimage.label(trimap != BACKGROUND_VALUE)
+    labels, count = ndimage.label(trimap != TrimapValue.BACKGROUND)
     if count <= 1:
         return trimap
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
     cleaned = trimap.copy()
-    cleaned[(labels != 0) & (labels != int(np.argmax(sizes)))] = BACKGROUND_VALUE
+    cleaned[(labels != 0) & (labels != int(np.argmax(sizes)))] = TrimapValue.BACKGROUND
     return cleaned
 
 
@@ -143,12 +143,12 @@ class Segmentation:
     @property
     def found_pet(self) -> bool:
         """Whether the model is anywhere confident of a pet (`PET_CONFIDENCE`)."""
-        return bool(self.probabilities[..., 0].max() >= PET_CONFIDENCE)
+        return bool(self.probabilities[..., Class.PET].max() >= PET_CONFIDENCE)
 
     @property
     def pet_fraction(self) -> float:
         """Share of the photo that is pet (pet plus border)."""
-        return float(np.mean(self.trimap != BACKGROUND_VALUE))
+        return float(np.mean(self.trimap != TrimapValue.BACKGROUND))
 
     def mask_image(self) -> Image.Image:
         return imaging.colourise(self.trimap)

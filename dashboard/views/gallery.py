@@ -10,6 +10,7 @@ from PIL import Image
 
 from core import gallery
 from core.imaging import colourise, overlay
+from core.labels import to_trimap
 from dashboard import state
 from dashboard.charts import confusion_figure
 
@@ -105,7 +106,7 @@ header = st.columns(4)
 for column, title in zip(header, ("Image", "Ground truth", "Prediction", "Overlay")):
     column.markdown(f"**{title}**")
 for result in gallery.page_of(chosen, page, per_page):
-    truth, prediction = result.truth + 1, result.prediction + 1
+    truth, prediction = to_trimap(result.truth), to_trimap(result.prediction)
     photo = Image.fromarray(result.image)
     scores = result.scores
     with st.container(border=True):  # the caption heads its own row

@@ -6,7 +6,6 @@ import streamlit as st
 
 from core import render
 from core.imaging import (
-    CLASS_COLOURS,
     MAX_FILE_BYTES,
     MAX_PIXELS,
     ImageError,
@@ -17,6 +16,7 @@ from core.imaging import (
     preview,
     resize_mask,
 )
+from core.labels import CLASS_COLOURS, CLASS_NAMES, to_class_index
 from core.metrics import image_scores
 from core.outputs import output_makers, output_stems, zip_outputs
 from core.render import Background, CutoutOptions
@@ -98,7 +98,7 @@ def single_view():
 def show_ground_truth(pair, result) -> None:
     """A bundled validation example: its annotation and the prediction's scores against it."""
     truth = load_trimap(pair.trimap)
-    scores = image_scores(resize_mask(truth, segmenter.input_size) - 1, result.probabilities)
+    scores = image_scores(to_class_index(resize_mask(truth, segmenter.input_size)), result.probabilities)
     columns = st.columns([1, 2])
     columns[0].image(
         colourise(render.scaled_trimap(truth, (256, round(256 * truth.shape[0] / truth.shape[1])))),
@@ -145,7 +145,7 @@ cleanup, tta, alpha, cutout = display_controls(view)
 legend = " ".join(
     f'<span style="display:inline-block;width:0.9em;height:0.9em;background:rgb{tuple(int(c) for c in colour)};'
     f'border-radius:2px;margin:0 0.3em 0 0.8em"></span>{name}'
-    for name, colour in zip(("pet", "background", "border"), CLASS_COLOURS)
+    for name, colour in zip(CLASS_NAMES, CLASS_COLOURS)
 )
 st.markdown(
     f"{legend}: the outline band the dataset's annotators left undecided (fur, whiskers)", unsafe_allow_html=True

@@ -15,8 +15,15 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from core.config import DEFAULT_DATA_DIR, DEFAULT_MODEL_PATH, DEFAULT_PRESET, PRESETS, TrainConfig
-from core.distribute import STRATEGIES
+from core.config import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_MODEL_PATH,
+    DEFAULT_PRESET,
+    KEEP_CHOICES,
+    PRESETS,
+    STRATEGIES,
+    TrainConfig,
+)
 from core.errors import PetSegError
 from core.matte import REFINE_LEVELS
 from core.outputs import FORMATS
@@ -87,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-augment", action="store_true", help="train without augmentation")
     train.add_argument(
         "--keep",
-        choices=["best", "last"],
+        choices=KEEP_CHOICES,
         default=TrainConfig.keep,
         help="model.keras holds the epoch with the lowest validation loss, or the last one",
     )
@@ -212,7 +219,7 @@ def run_train(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise CommandError(f"--arch: {error}") from None
     path = train(config)
-    print(f"best model: {path}")
+    print(f"{config.kept_model_label}: {path}")
     return 0
 
 

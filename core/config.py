@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from core.labels import NUM_CLASSES
 
@@ -88,6 +88,12 @@ def model_config(preset: str = DEFAULT_PRESET, **overrides: Any) -> ModelConfig:
     return ModelConfig(**{**PRESETS[preset], **overrides})
 
 
+Keep = Literal["best", "last"]
+KEEP_CHOICES: tuple[str, ...] = get_args(Keep)
+Strategy = Literal["auto", "default", "mirrored", "multi-worker"]
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything a training run needs besides the model architecture."""
@@ -106,15 +112,28 @@ class TrainConfig:
     seed: int = 1337
     augment: bool = True
     focal_gamma: float = 2.0
-    keep: str = "best"
+    keep: Keep = "best"
     """Weights the run's `model.keras` holds: `best` (lowest validation loss) or `last` (the end of
     the schedule: no choice made on the validation set, e.g. for a fixed fine-tuning schedule)."""
     init_from: Path | None = None
     """Start from this trained model's weights (same preset, BatchNorm not folded) instead of
     random ones: fine-tuning, e.g. a last few epochs without augmentation."""
-    strategy: str = "auto"
+    strategy: Strategy = "auto"
     """tf.distribute strategy: auto (from TF_CONFIG and the GPUs), default, mirrored, multi-worker."""
     model_overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.keep not in KEEP_CHOICES:
+            raise ValueError(f"keep must be one of {', '.join(KEEP_CHOICES)}, got {self.keep!r}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
+        if self.preset not in PRESETS:
+            raise ValueError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+
+    @property
+    def kept_model_label(self) -> str:
+        """What `model.keras` holds, in words: it is the best model only with `keep="best"`."""
+        return "best model (lowest validation loss)" if self.keep == "best" else "model of the last epoch"
 
     def model(self) -> ModelConfig:
         return model_config(self.preset, **self.model_overrides)

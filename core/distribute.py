@@ -15,9 +15,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from core.config import STRATEGIES
 from core.errors import PetSegError
 
-STRATEGIES = ("auto", "default", "mirrored", "multi-worker")
 TF_CONFIG_HELP = (
     "see https://www.tensorflow.org/guide/distributed_training#setting_up_the_tf_config_environment_variable"
 )

@@ -189,7 +189,7 @@ def load_initial_weights(model: keras.Model, path: Path) -> None:
 
 
 def train(config: TrainConfig, verbose: int | None = None) -> Path:
-    """Train (or resume) a run; returns the path of the best model.
+    """Train (or resume) a run; returns the path of its `model.keras` (best or last epoch, per `keep`).
 
     Under a multi-worker strategy every worker runs this; only the chief writes into the run
     folder, the others write to `RUN/.worker-<type>-<index>/`, emptied when they start and removed

@@ -257,7 +257,7 @@ def test_a_fine_tuned_runs_lineage_continues_its_parents_history_to_the_best_epo
     assert lineage_history(trained_tiny_run) == parent
 
 
-def test_keep_last_ships_the_final_epochs_weights(tmp_path, tiny_dataset):
+def test_keep_last_ships_the_final_epochs_weights(tmp_path, tiny_dataset, capsys):
     from core.config import TrainConfig
     from core.model import build_unet
     from core.train import compile_model
@@ -276,6 +276,7 @@ def test_keep_last_ships_the_final_epochs_weights(tmp_path, tiny_dataset):
         "3",
     ]
     assert main([*args, "--keep", "last"]) == 0
+    assert f"model of the last epoch: {tmp_path / 'model.keras'}" in capsys.readouterr().out  # not "best model"
     record = json.loads((tmp_path / "run.json").read_text())
     assert record["config"]["keep"] == "last" and record["kept_epoch"] == 3
     final = build_unet(TrainConfig(preset="tiny").model())  # the weights the run ended with, from its checkpoint
@@ -426,3 +427,18 @@ def test_sigkills_at_spread_delays_after_an_epochs_row_never_break_resuming(tmp_
     assert final.returncode == 0 and "Traceback" not in final.stderr, final.stderr[-2000:]
     assert [row["epoch"] for row in read_history(out / "history.csv")] == list(range(1, epochs + 1))
     assert load_model(out / "model.keras").input_shape == (None, 32, 32, 3)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("keep", "newest", "keep must be one of best, last"),
+        ("strategy", "ring", "strategy must be one of auto, default"),
+        ("preset", "huge", "unknown preset 'huge'"),
+    ],
+)
+def test_train_config_refuses_values_outside_its_literals(field, value, message):
+    from core.config import TrainConfig
+
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{field: value})

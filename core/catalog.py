@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.config import DEFAULT_MODEL_PATH, MODELS_DIR
+from core.model_io import RUN_RECORD, read_run_record
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,9 @@ class ModelEntry:
 
     def keep(self) -> str:
         """Which epoch's weights the model holds (`best` or `last`), from its training run record."""
-        return ((self._json_sidecar("run.json") or {}).get("config") or {}).get("keep", "best")
+        path = self._sidecar(RUN_RECORD)
+        record = read_run_record(path) if path else None
+        return ((record or {}).get("config") or {}).get("keep", "best")
 
     def mtime(self) -> float:
         """Changes when the file is replaced, so caches keyed on it reload the new model."""

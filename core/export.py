@@ -20,7 +20,8 @@ import shutil
 from pathlib import Path
 
 from core.labels import to_trimap
-from core.predict import flip_averaged, load_model
+from core.model_io import load_model
+from core.predict import flip_averaged
 
 FORMATS = ("savedmodel", "tflite")
 

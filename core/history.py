@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from core.files import write_text
+from core.model_io import run_config
 
 
 def read_history(path: Path) -> list[dict[str, float]]:
@@ -45,21 +46,13 @@ def _format(value) -> str:
     return f"{value:.6g}"
 
 
-def _run_config(run_dir: Path) -> dict | None:
-    """The `config` of a run folder's `run.json`, or None when it has none."""
-    import json
-
-    run_file = Path(run_dir) / "run.json"
-    return json.loads(run_file.read_text()).get("config", {}) if run_file.exists() else None
-
-
 def lineage_history(run_dir: Path) -> list[dict[str, float]]:
     """The history of the weights a run ends with, across fine-tuning: a run started with
     `--init-from PARENT/model.keras` continues the parent's lineage up to the epoch whose weights
     the parent's `model.keras` holds (its best or its last, as it kept), its own epochs numbered on."""
     rows = read_history(Path(run_dir) / "history.csv")
-    init_from = (_run_config(run_dir) or {}).get("init_from")
-    parent_config = _run_config(Path(init_from).parent) if init_from else None
+    init_from = (run_config(run_dir) or {}).get("init_from")
+    parent_config = run_config(Path(init_from).parent) if init_from else None
     if parent_config is None:
         return rows
     parent_dir = Path(init_from).parent

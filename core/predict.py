@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import threading
 import time
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -21,56 +20,14 @@ from PIL import Image
 
 from core import imaging
 from core.config import DEFAULT_MODEL_PATH
-from core.errors import PetSegError
 from core.imaging import ImageError, ImageSource, Photo
-from core.labels import NUM_CLASSES, Class, TrimapValue
+from core.labels import Class, TrimapValue
+from core.model_io import load_model
 
 PET_CONFIDENCE = 0.75
 """A photo holds a pet when some pixel is pet with at least this probability. Measured with the
 shipped model: 99% of validation photos reach 0.84 or more (all but 9 of 1000 reach 0.8),
 while gradients and noise stay below 0.6 even where they get a few pet-labelled pixels."""
-
-
-class ModelFileError(PetSegError, RuntimeError):
-    """A model file that is missing, unreadable or not a PetSeg model; the message says the fix."""
-
-
-HOW_TO_GET_A_MODEL = (
-    "restore the shipped model with `git checkout -- models/petseg.keras`, "
-    "or train one with `python -m core train --out RUN` and pass --model RUN/model.keras"
-)
-
-
-def load_model(path: Path | str = DEFAULT_MODEL_PATH):
-    """Load and check a PetSeg Keras model: (S, S, 3) image in, (S, S, 3) class probabilities out."""
-    import keras
-
-    import core.losses  # noqa: F401  (registers the custom loss and metric classes)
-    import core.metrics  # noqa: F401
-
-    path = Path(path)
-    if not path.exists():
-        raise ModelFileError(f"model file {path} not found; {HOW_TO_GET_A_MODEL}")
-    if path.is_dir() or not zipfile.is_zipfile(path):
-        raise ModelFileError(f"{path} is not a Keras model file (.keras zip archive); {HOW_TO_GET_A_MODEL}")
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except Exception as error:  # noqa: BLE001 - Keras raises many types for damaged archives
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ModelFileError(
-            f"{path} is damaged or not a PetSeg model ({first_line[:200]}); {HOW_TO_GET_A_MODEL}"
-        ) from None
-    input_shape, output_shape = tuple(model.input_shape), tuple(model.output_shape)
-    if len(input_shape) != 4 or input_shape[-1] != 3 or input_shape[1] is None or input_shape[1] != input_shape[2]:
-        raise ModelFileError(
-            f"{path}: expected a square RGB input (None, S, S, 3), got {input_shape}; {HOW_TO_GET_A_MODEL}"
-        )
-    if output_shape != (None, input_shape[1], input_shape[2], NUM_CLASSES):
-        raise ModelFileError(
-            f"{path}: expected output (None, {input_shape[1]}, {input_shape[2]}, {NUM_CLASSES}) "
-            f"(pet, background, border), got {output_shape}; {HOW_TO_GET_A_MODEL}"
-        )
-    return model
 
 
 @functools.cache

@@ -13,21 +13,22 @@ import platform
 import shutil
 import sys
 import time
-import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import keras
 
 from core import data
 from core.checkpoint import EpochCheckpoint
 from core.config import TrainConfig
-from core.distribute import check_same_resume_epoch, choose_strategy, prepare_for_multi_worker
+from core.distribute import Placement, check_same_resume_epoch, choose_strategy, prepare_for_multi_worker
 from core.errors import PetSegError
-from core.files import atomic_path, write_json
 from core.history import best_epoch, kept_epoch, read_history, write_history
 from core.losses import FocalDiceLoss
 from core.metrics import training_metrics
 from core.model import build_unet
+from core.model_io import load_model, run_config, save_for_inference, write_run_record
 
 
 class ConfigMismatch(PetSegError, RuntimeError):
@@ -65,27 +66,6 @@ class HistoryWriter(keras.callbacks.Callback):
         row["epoch_seconds"] = time.perf_counter() - self._started
         self.rows = [*self.rows, row]
         write_history(self.path, self.rows)
-
-
-def _deflate_zip(path: Path) -> None:
-    """Re-pack a zip archive with deflate, in place. Keras stores `.keras` members uncompressed;
-    deflate saves about 10% on float weights and Keras reads it back as it is."""
-    with zipfile.ZipFile(path) as source:
-        members = [(info, source.read(info)) for info in source.infolist()]
-    with zipfile.ZipFile(path, "w") as target:
-        for info, content in members:
-            info.compress_type = zipfile.ZIP_DEFLATED
-            target.writestr(info, content, compresslevel=9)
-
-
-def save_for_inference(model: keras.Model, path: Path) -> None:
-    """Save weights and architecture only (no optimizer state: a third of the size), deflated,
-    atomically."""
-    copy = keras.Model.from_config(model.get_config())
-    copy.set_weights(model.get_weights())
-    with atomic_path(path, suffix=".keras") as temporary:
-        copy.save(temporary)
-        _deflate_zip(temporary)
 
 
 class ModelSaver(keras.callbacks.Callback):
@@ -147,12 +127,10 @@ def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int)
     model.compile(optimizer=optimizer, loss=FocalDiceLoss(gamma=config.focal_gamma), metrics=training_metrics())
 
 
-def _check_resumable(run_file: Path, config: TrainConfig) -> None:
-    import json
-
-    if not run_file.exists():
+def _check_resumable(run_dir: Path, config: TrainConfig) -> None:
+    previous = run_config(run_dir)
+    if previous is None:
         return
-    previous = json.loads(run_file.read_text()).get("config", {})
     keys = (
         "preset",
         "batch_size",
@@ -175,8 +153,6 @@ def _check_resumable(run_file: Path, config: TrainConfig) -> None:
 
 def load_initial_weights(model: keras.Model, path: Path) -> None:
     """Copy a trained model's weights into `model`, refusing a model of another architecture."""
-    from core.predict import load_model
-
     source = load_model(path)
     shapes = [tuple(weight.shape) for weight in source.weights]
     if shapes != [tuple(weight.shape) for weight in model.weights]:
@@ -186,6 +162,95 @@ def load_initial_weights(model: keras.Model, path: Path) -> None:
             "and a run's model.keras rather than a shipped model (shipping folds BatchNorm into the convolutions)"
         )
     model.set_weights(source.get_weights())
+
+
+@dataclass
+class PreparedRun:
+    """Where this process writes, and the data it trains on."""
+
+    run_dir: Path
+    """The run folder (`--out`), which the chief writes and every worker resumes from."""
+    out: Path
+    """Where this process writes: the run folder, or a non-chief worker's own folder inside it."""
+    split: data.SplitData
+    train_set: Any
+    val_set: Any
+    steps: int
+    """Optimizer steps per epoch: the training set drops its last partial batch."""
+
+
+def prepare_run(config: TrainConfig, placement: Placement) -> PreparedRun:
+    """Check that the run folder can take this run, and load the data."""
+    run_dir = out = Path(config.out_dir)
+    if not placement.is_chief:
+        out = run_dir / f".worker-{placement.task_type}-{placement.task_index}"
+        shutil.rmtree(out, ignore_errors=True)  # what a killed worker left is never resumed from
+    _check_resumable(run_dir, config)
+    split = data.load_split(config.data_dir, config.model().input_size, config.val_size, config.seed, config.limit)
+    print(
+        f"data: {len(split.train)} training, {len(split.val)} validation pairs from {config.data_dir}; "
+        f"{split.report.summary()}",
+        flush=True,
+    )
+    train_set = data.make_dataset(
+        split.train, config.batch_size, training=True, augment=config.augment, seed=config.seed
+    )
+    val_set = data.make_dataset(split.val, config.batch_size, training=False)
+    return PreparedRun(run_dir, out, split, train_set, val_set, max(1, len(split.train) // config.batch_size))
+
+
+def build_model(
+    config: TrainConfig, placement: Placement, run: PreparedRun
+) -> tuple[keras.Model, EpochCheckpoint, int]:
+    """The compiled model, with the resume state (or `--init-from` weights) loaded; returns it, its
+    checkpoint callback and the number of epochs already finished."""
+    keras.utils.set_random_seed(config.seed)  # the same initial weights for a rerun and on every worker
+    with placement.strategy.scope():
+        replicas = placement.strategy.num_replicas_in_sync
+        model = build_unet(config.model(), name=f"petseg_{config.preset}", synchronized_batch_norm=replicas > 1)
+        compile_model(model, config, run.steps)
+        if config.init_from:
+            load_initial_weights(model, Path(config.init_from))
+    if placement.kind == "MultiWorkerMirroredStrategy":
+        prepare_for_multi_worker(model, run.val_set)  # not the training set: a first iterator would advance its shuffle
+    checkpoint = EpochCheckpoint(run.run_dir / "backup", commits=placement.is_chief)
+    with placement.strategy.scope():
+        finished = checkpoint.restore(model)  # on resume, over the --init-from weights
+    if placement.workers > 1:
+        check_same_resume_epoch(placement.strategy, finished, run.run_dir)
+    return model, checkpoint, finished
+
+
+def start_record(config: TrainConfig, placement: Placement, run: PreparedRun, model: keras.Model) -> dict[str, Any]:
+    """The run record (`run.json`) as training starts."""
+    return {
+        "config": config.to_dict(),
+        "model": {**config.model().to_dict(), "parameters": model.count_params()},
+        "data": run.split.summary(),
+        "seed": config.seed,
+        "strategy": {
+            "kind": placement.kind,
+            "workers": placement.workers,
+            "replicas": placement.strategy.num_replicas_in_sync,
+        },
+        "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "keras": keras.__version__},
+        "status": "running",
+    }
+
+
+def finish_record(record: dict[str, Any], rows: list[dict[str, float]], keep: str, session_seconds: float) -> dict:
+    """The run record once `fit` has returned: epochs, the best and the kept one, time."""
+    best = best_epoch(rows)
+    return {
+        **record,
+        "status": "finished",
+        "epochs_run": len(rows),
+        "best_epoch": int(best["epoch"]) if best else None,
+        "best_val_loss": best["val_loss"] if best else None,
+        "kept_epoch": int(kept_epoch(rows, keep)["epoch"]) if rows else None,
+        "wall_time_seconds": round(sum(row.get("epoch_seconds", 0.0) for row in rows), 1),
+        "last_session_seconds": round(session_seconds, 1),
+    }
 
 
 def train(config: TrainConfig, verbose: int | None = None) -> Path:
@@ -198,78 +263,24 @@ def train(config: TrainConfig, verbose: int | None = None) -> Path:
     """
     placement = choose_strategy(config.strategy)
     print(placement.describe(), flush=True)
-    run_dir = out = Path(config.out_dir)
-    if not placement.is_chief:
-        out = run_dir / f".worker-{placement.task_type}-{placement.task_index}"
-        shutil.rmtree(out, ignore_errors=True)  # what a killed worker left is never resumed from
-    run_file, history_path, model_path = out / "run.json", out / "history.csv", out / "model.keras"
-    _check_resumable(run_dir / "run.json", config)
-    model_config = config.model()
-    split = data.load_split(config.data_dir, model_config.input_size, config.val_size, config.seed, config.limit)
-    print(
-        f"data: {len(split.train)} training, {len(split.val)} validation pairs from {config.data_dir}; "
-        f"{split.report.summary()}",
-        flush=True,
-    )
-    train_set = data.make_dataset(
-        split.train, config.batch_size, training=True, augment=config.augment, seed=config.seed
-    )
-    val_set = data.make_dataset(split.val, config.batch_size, training=False)
-    steps = max(1, len(split.train) // config.batch_size)  # the training set drops its last partial batch
-
-    keras.utils.set_random_seed(config.seed)  # the same initial weights for a rerun and on every worker
-    with placement.strategy.scope():
-        replicas = placement.strategy.num_replicas_in_sync
-        model = build_unet(model_config, name=f"petseg_{config.preset}", synchronized_batch_norm=replicas > 1)
-        compile_model(model, config, steps)
-        if config.init_from:
-            load_initial_weights(model, Path(config.init_from))
-    if placement.kind == "MultiWorkerMirroredStrategy":
-        prepare_for_multi_worker(model, val_set)  # not the training set: a first iterator would advance its shuffle
-    checkpoint = EpochCheckpoint(run_dir / "backup", commits=placement.is_chief)
-    with placement.strategy.scope():
-        finished = checkpoint.restore(model)  # on resume, over the --init-from weights
-    if placement.workers > 1:
-        check_same_resume_epoch(placement.strategy, finished, run_dir)
-    record = {
-        "config": config.to_dict(),
-        "model": {**model_config.to_dict(), "parameters": model.count_params()},
-        "data": split.summary(),
-        "seed": config.seed,
-        "strategy": {
-            "kind": placement.kind,
-            "workers": placement.workers,
-            "replicas": placement.strategy.num_replicas_in_sync,
-        },
-        "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "keras": keras.__version__},
-        "status": "running",
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(run_file, record)
+    run = prepare_run(config, placement)
+    model, checkpoint, finished = build_model(config, placement, run)
+    record = start_record(config, placement, run, model)
+    run.out.mkdir(parents=True, exist_ok=True)
+    write_run_record(run.out, record)
 
     started = time.perf_counter()
     model.fit(
-        train_set,
-        validation_data=val_set,
+        run.train_set,
+        validation_data=run.val_set,
         epochs=config.epochs,
         initial_epoch=min(finished, config.epochs),
         shuffle=False,  # the tf.data pipeline shuffles
-        callbacks=resumable_callbacks(out, checkpoint, finished, config.keep, config.early_stopping_patience),
+        callbacks=resumable_callbacks(run.out, checkpoint, finished, config.keep, config.early_stopping_patience),
         verbose=verbose if verbose is not None else (1 if sys.stdout.isatty() else 2),
     )
-    rows = read_history(history_path)
-    best = best_epoch(rows)
-    record.update(
-        status="finished",
-        epochs_run=len(rows),
-        best_epoch=int(best["epoch"]) if best else None,
-        best_val_loss=best["val_loss"] if best else None,
-        kept_epoch=int(kept_epoch(rows, config.keep)["epoch"]) if rows else None,
-        wall_time_seconds=round(sum(row.get("epoch_seconds", 0.0) for row in rows), 1),
-        last_session_seconds=round(time.perf_counter() - started, 1),
-    )
-    write_json(run_file, record)
+    rows = read_history(run.out / "history.csv")
+    write_run_record(run.out, finish_record(record, rows, config.keep, time.perf_counter() - started))
     if not placement.is_chief:
-        shutil.rmtree(out, ignore_errors=True)
-        return Path(config.out_dir) / "model.keras"
-    return model_path
+        shutil.rmtree(run.out, ignore_errors=True)
+    return run.run_dir / "model.keras"

@@ -13,7 +13,8 @@ from core.evaluate import ImageResult
 from core.imaging import Photo
 from core.matte import Matte, compute_matte
 from core.matte import warm_up as warm_up_matting
-from core.predict import ModelFileError, Segmentation, Segmenter
+from core.model_io import ModelFileError
+from core.predict import Segmentation, Segmenter
 from core.score_cache import cached_score_images
 
 

@@ -8,12 +8,10 @@ py=.venv/bin/python
 $py - "$run" <<'PY'
 import sys
 from pathlib import Path
-from core.predict import load_model
-from core.fold import fold_batch_norm
-from core.train import save_for_inference
+from core.model_io import load_model, save_for_shipping
 from core.history import lineage_history, write_history
 run = Path(sys.argv[1])
-save_for_inference(fold_batch_norm(load_model(run / "model.keras")), Path("models/petseg.keras"))
+save_for_shipping(load_model(run / "model.keras"), Path("models/petseg.keras"))
 write_history(Path("models/petseg.history.csv"), lineage_history(run))  # a fine-tuned run includes its parent's epochs
 PY
 cp "$run/run.json" models/petseg.run.json  # configuration, data summary, machine, wall time

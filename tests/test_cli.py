@@ -34,7 +34,7 @@ def test_every_expected_failure_derives_from_one_base_class():
     from core.distribute import DistributeError
     from core.download import DownloadError
     from core.imaging import ImageError
-    from core.predict import ModelFileError
+    from core.model_io import ModelFileError
     from core.train import ConfigMismatch
 
     for error in (

@@ -11,7 +11,7 @@ import pytest
 
 from core.distribute import choose_strategy
 from core.history import read_history
-from core.predict import load_model
+from core.model_io import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

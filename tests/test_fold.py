@@ -7,8 +7,7 @@ import pytest
 from core.config import model_config
 from core.fold import fold_batch_norm
 from core.model import build_unet
-from core.predict import load_model
-from core.train import save_for_inference
+from core.model_io import load_model, save_for_inference
 
 
 def trained_looking(overrides: dict) -> keras.Model:

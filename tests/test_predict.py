@@ -6,7 +6,8 @@ from PIL import Image
 
 from core.cli import main
 from core.imaging import ImageError
-from core.predict import ModelFileError, Segmenter, keep_largest_pet, load_model, probabilities_to_trimap
+from core.model_io import ModelFileError, load_model
+from core.predict import Segmenter, keep_largest_pet, probabilities_to_trimap
 from tests.helpers import assert_trimap, jpeg_bytes, synthetic_pet
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ import pytest
 
 from core.cli import main
 from core.history import best_epoch, lineage_history, read_history, write_history
-from core.predict import load_model
+from core.model_io import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 

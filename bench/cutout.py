@@ -30,9 +30,10 @@ from bench.measure import median_seconds  # noqa: E402
 from core import render  # noqa: E402
 from core.config import DEFAULT_MODEL_PATH  # noqa: E402
 from core.data import find_pairs, reference_split  # noqa: E402
-from core.imaging import load_trimap, png_bytes  # noqa: E402
+from core.imaging import load_trimap  # noqa: E402
 from core.matte import Matte, compute_matte  # noqa: E402
 from core.predict import Segmenter  # noqa: E402
+from core.render import png_bytes  # noqa: E402
 
 METHODS = ("old mask", "fast", "matting")
 MIN_BACKGROUND_SIDE = 48

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.errors import PetSegError
-from core.labels import CLASS_COLOURS, NUM_CLASSES, TrimapValue, to_class_index
+from core.labels import TrimapValue
 
 MAX_PIXELS = 64_000_000
 """Largest image accepted (64 megapixels); bigger ones are refused before decoding."""
@@ -159,41 +159,6 @@ class Photo:
         return self._decode(image)
 
 
-def colourise(trimap: np.ndarray) -> Image.Image:
-    """An RGB picture of a trimap (values 1 pet, 2 background, 3 border)."""
-    index = np.clip(to_class_index(trimap.astype(np.int64)), 0, NUM_CLASSES - 1)
-    return Image.fromarray(CLASS_COLOURS[index])
-
-
-def overlay(photo: Image.Image, trimap: np.ndarray, alpha: float = 0.5) -> Image.Image:
-    """The photo with pet and border tinted by their class colour; background left as is."""
-    if photo.size != (trimap.shape[1], trimap.shape[0]):
-        raise ValueError(f"photo size {photo.size} does not match mask size {trimap.shape[::-1]}")
-    base = np.asarray(photo.convert("RGB"), dtype=np.float32)
-    colours = np.asarray(colourise(trimap), dtype=np.float32)
-    weight = np.where(trimap == TrimapValue.BACKGROUND, 0.0, float(alpha)).astype(np.float32)[..., None]
-    blended = base * (1.0 - weight) + colours * weight
-    return Image.fromarray(blended.round().astype(np.uint8))
-
-
-def trimap_png(trimap: np.ndarray) -> bytes:
-    """A single-channel PNG of the trimap with values 1/2/3."""
-    buffer = io.BytesIO()
-    Image.fromarray(trimap.astype(np.uint8), mode="L").save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-FAST_PNG_PIXELS = 2_000_000
-"""Pictures larger than this are PNG-encoded at zlib level 1: a 12 MP RGBA cut-out in 1.4 s instead
-of 5.6 s at the default level 6, for files about 13% larger (measured, bench/RESULTS.md)."""
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1 if image.width * image.height > FAST_PNG_PIXELS else 6)
-    return buffer.getvalue()
-
-
 class TrimapError(ValueError):
     """A trimap file that is unreadable or holds values outside {1, 2, 3}."""
 
@@ -225,12 +190,3 @@ def resize_for_model(image: Image.Image, size: int) -> np.ndarray:
 def resize_mask(trimap: np.ndarray, size: int) -> np.ndarray:
     """A label map stretched to size x size with nearest-neighbour sampling (never interpolated)."""
     return np.asarray(Image.fromarray(trimap).resize((size, size), Image.NEAREST), dtype=np.uint8)
-
-
-def preview(image: Image.Image, max_side: int) -> Image.Image:
-    """A copy no larger than `max_side` on either axis, for display."""
-    if max(image.size) <= max_side:
-        return image
-    copy = image.copy()
-    copy.thumbnail((max_side, max_side), Image.BILINEAR)
-    return copy

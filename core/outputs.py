@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core import render
-from core.imaging import png_bytes
 from core.matte import Matte, compute_matte
 from core.render import CutoutOptions
 
@@ -86,12 +85,14 @@ def output_makers(
         lambda: matte if matte is not None else compute_matte(result.photo.rgb, result.probabilities, cutout.refine)
     )
     makers = {
-        "mask": result.mask_png,
-        "colour": lambda: png_bytes(result.mask_image()),
-        "overlay": lambda: png_bytes(result.overlay(overlay_alpha)),
+        "mask": lambda: render.trimap_png(result.trimap),
+        "colour": lambda: render.png_bytes(render.colourise(result.trimap)),
+        "overlay": lambda: render.png_bytes(render.overlay(result.photo.rgb, result.trimap, overlay_alpha)),
         "npy": lambda: _npy_bytes(result.probabilities),
-        "cutout": lambda: png_bytes(render.cutout(result.photo.rgb, matte_once(), cutout.background, cutout.crop)),
-        "alpha": lambda: png_bytes(render.alpha_image(matte_once())),
+        "cutout": lambda: render.png_bytes(
+            render.cutout(result.photo.rgb, matte_once(), cutout.background, cutout.crop)
+        ),
+        "alpha": lambda: render.png_bytes(render.alpha_image(matte_once())),
     }
     return {stem + SUFFIXES[kind]: makers[kind] for kind in formats}
 

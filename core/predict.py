@@ -107,15 +107,6 @@ class Segmentation:
         """Share of the photo that is pet (pet plus border)."""
         return float(np.mean(self.trimap != TrimapValue.BACKGROUND))
 
-    def mask_image(self) -> Image.Image:
-        return imaging.colourise(self.trimap)
-
-    def overlay(self, alpha: float = 0.5) -> Image.Image:
-        return imaging.overlay(self.photo.rgb, self.trimap, alpha)
-
-    def mask_png(self) -> bytes:
-        return imaging.trimap_png(self.trimap)
-
 
 def flip_averaged(model, images):
     """Test-time augmentation: the mean of the class probabilities of `images` and of their

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.imaging import ImageError, Photo, colourise, overlay, resize_mask, trimap_png
+from core.imaging import ImageError, Photo, resize_mask
+from core.render import colourise, overlay, trimap_png
 from tests.helpers import bomb_png, jpeg_bytes, png_bytes
 
 

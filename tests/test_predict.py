@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core import render
 from core.cli import main
 from core.imaging import ImageError
 from core.model_io import ModelFileError, load_model
@@ -23,7 +24,7 @@ def test_segment_returns_mask_at_displayed_size_for_any_mode(segmenter):
         result = segmenter.segment(image)
         assert_trimap(result.trimap, image.size)
         assert result.probabilities.shape == (32, 32, 3)
-        assert result.overlay().size == image.size
+        assert render.overlay(result.photo.rgb, result.trimap).size == image.size
         assert 0.0 <= result.pet_fraction <= 1.0 and result.seconds > 0
 
 

@@ -9,8 +9,8 @@ import streamlit as st
 from PIL import Image
 
 from core import gallery
-from core.imaging import colourise, overlay
 from core.labels import to_trimap
+from core.render import colourise, overlay
 from dashboard import state
 from dashboard.charts import confusion_figure
 

@@ -10,16 +10,13 @@ from core.imaging import (
     MAX_PIXELS,
     ImageError,
     Photo,
-    colourise,
     load_trimap,
-    overlay,
-    preview,
     resize_mask,
 )
 from core.labels import CLASS_COLOURS, CLASS_NAMES, to_class_index
 from core.metrics import image_scores
 from core.outputs import output_makers, output_stems, zip_outputs
-from core.render import Background, CutoutOptions
+from core.render import Background, CutoutOptions, colourise, overlay, preview
 from core.sample import sample_pairs
 from dashboard import state
 

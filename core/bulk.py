@@ -27,7 +27,7 @@ from core.data import IMAGE_SUFFIXES
 from core.errors import PetSegError
 from core.files import write_bytes
 from core.imaging import ImageError
-from core.outputs import output_files, output_names, output_stems
+from core.outputs import DEFAULT_FORMATS, output_files, output_names, output_stems
 from core.predict import Segmenter
 from core.render import CutoutOptions
 
@@ -120,7 +120,7 @@ def predict_tree(
     paths: list[Path],
     out: Path,
     stream: TextIO,
-    formats: tuple[str, ...] = ("mask", "overlay"),
+    formats: tuple[str, ...] = DEFAULT_FORMATS,
     overwrite: bool = False,
     batch_size: int = 16,
     cleanup: bool = False,

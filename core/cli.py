@@ -26,7 +26,7 @@ from core.config import (
 )
 from core.errors import PetSegError
 from core.matte import REFINE_LEVELS
-from core.outputs import FORMATS
+from core.outputs import DEFAULT_FORMATS, FORMATS
 from core.render import Background, CutoutOptions
 
 EXIT_ERROR = 2
@@ -130,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--tta", action="store_true", help=TTA_HELP)
     predict.add_argument(
         "--format",
-        default="mask,overlay",
+        default=",".join(DEFAULT_FORMATS),
         help="comma-separated outputs: mask (label map PNG, 1/2/3), colour (the mask in colour), overlay "
         "(PNG), npy (probabilities at model size), cutout (the pet cut out, PNG), alpha (the "
         "matte: a black-and-white pet mask, 8-bit PNG)",

@@ -163,31 +163,3 @@ class MatteConfig:
     """`matting`: guided-filter regularisation; smaller follows the photo's edges more closely."""
     crop_margin: float = 0.05
     """Crop to the pet: margin on each side, as a share of the pet's bounding box."""
-
-
-@dataclass(frozen=True)
-class AppConfig:
-    """Settings of the dashboard; each can be set by an environment variable (PETSEG_*)."""
-
-    models_dir: Path = MODELS_DIR
-    data_dir: Path = DEFAULT_DATA_DIR
-    runs_dir: Path = Path("runs")
-    gallery_page_size: int = 12
-    preview_side: int = 1024
-    """Photos are shown at most this many pixels wide or high (downloads keep the full size)."""
-
-    @property
-    def score_cache_dir(self) -> Path:
-        """Where the gallery keeps each model's validation scores (`core.score_cache`), beside the models."""
-        return self.models_dir / ".cache"
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> AppConfig:
-        import os
-
-        environ = os.environ if environ is None else environ
-        return cls(
-            models_dir=Path(environ.get("PETSEG_MODELS_DIR", cls.models_dir)),
-            data_dir=Path(environ.get("PETSEG_DATA_DIR", cls.data_dir)),
-            runs_dir=Path(environ.get("PETSEG_RUNS_DIR", cls.runs_dir)),
-        )

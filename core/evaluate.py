@@ -132,9 +132,13 @@ def score_images(segmenter: Segmenter, arrays: data.ArraySet, batch_size: int = 
     return results
 
 
+def pooled_confusion(results: list[ImageResult]) -> np.ndarray:
+    """The confusion matrix of all pixels of `results` together (C, C): rows truth, columns prediction."""
+    return np.sum([result.confusion for result in results], axis=0)
+
+
 def pooled_scores(results: list[ImageResult]) -> dict[str, float]:
     """Scores over all pixels of `results` together (Dice as the pixel-weighted mean, equal sizes)."""
-    confusion = np.sum([result.confusion for result in results], axis=0)
-    scores = {key: float(value) for key, value in scores_from_confusion(confusion).items()}
+    scores = {key: float(value) for key, value in scores_from_confusion(pooled_confusion(results)).items()}
     scores["dice"] = float(np.mean([result.scores["dice"] for result in results]))
     return scores

@@ -9,13 +9,8 @@ from core import data
 from core.evaluate import ImageResult, pooled_scores
 from core.sample import SAMPLE_DIR
 
-SORT_ORDERS = {
-    "Worst Dice first": ("dice", False),
-    "Best Dice first": ("dice", True),
-    "Worst pet IoU first": ("pet_iou", False),
-    "Suspect labels first": ("confident_disagreement", True),
-    "Name": ("name", False),
-}
+SORT_FIELDS = ("dice", "mean_iou", "pet_iou", "pixel_accuracy", "confident_disagreement", "name")
+"""What `select` can sort by: a score of `core.metrics`, the suspect-label measure, or the image's name."""
 
 
 def breed_name(breed: str) -> str:
@@ -64,9 +59,14 @@ def select(
     results: list[ImageResult],
     species: str = "all",
     breeds: list[str] | None = None,
-    order: str = "Worst Dice first",
+    sort: str = "dice",
+    descending: bool = False,
     suspect_only: bool = False,
 ) -> list[ImageResult]:
+    """The results of `species` ("all", "cat" or "dog") and `breeds` (all when empty), only the
+    suspect labels if asked, sorted by `sort` (one of `SORT_FIELDS`), ascending unless `descending`."""
+    if sort not in SORT_FIELDS:
+        raise ValueError(f"unknown sort field {sort!r}; choose one of {', '.join(SORT_FIELDS)}")
     chosen = [
         result
         for result in results
@@ -74,21 +74,13 @@ def select(
         and (not breeds or result.pair.breed in breeds)
         and (not suspect_only or result.suspect_label)
     ]
-    key, descending = SORT_ORDERS[order]
-    if key == "name":
-        return sorted(chosen, key=lambda result: result.pair.stem)
-    if key == "confident_disagreement":
-        return sorted(chosen, key=lambda result: result.confident_disagreement, reverse=descending)
-    return sorted(chosen, key=lambda result: result.scores[key], reverse=descending)
-
-
-def page_of(results: list[ImageResult], page: int, per_page: int) -> list[ImageResult]:
-    start = max(0, page - 1) * per_page
-    return results[start : start + per_page]
-
-
-def page_count(total: int, per_page: int) -> int:
-    return max(1, -(-total // per_page))
+    if sort == "name":
+        key = lambda result: result.pair.stem  # noqa: E731
+    elif sort == "confident_disagreement":
+        key = lambda result: result.confident_disagreement  # noqa: E731
+    else:
+        key = lambda result: result.scores[sort]  # noqa: E731
+    return sorted(chosen, key=key, reverse=descending)
 
 
 def summary(results: list[ImageResult]) -> dict[str, float]:

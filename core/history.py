@@ -26,6 +26,21 @@ def read_history(path: Path) -> list[dict[str, float]]:
     return [row for row in rows if "epoch" in row]
 
 
+def is_history_file(path: Path) -> bool:
+    """Whether `path` looks like a training history: a CSV whose first column is `epoch`."""
+    try:
+        with Path(path).open(errors="replace") as file:
+            header = file.readline().strip().split(",")
+    except OSError:
+        return False
+    return header[:1] == ["epoch"]
+
+
+def run_histories(runs_dir: Path) -> list[Path]:
+    """The `history.csv` of each training run folder directly inside `runs_dir`, by folder name."""
+    return sorted(Path(runs_dir).glob("*/history.csv"))
+
+
 def write_history(path: Path, rows: list[dict[str, float]]) -> None:
     columns = ["epoch"]
     for row in rows:

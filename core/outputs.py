@@ -27,6 +27,8 @@ overlay: `<stem>_overlay.png`; npy: `<stem>_probs.npy`, (S, S, 3) float32 class 
 at the model's input size; cutout: `<stem>_cutout.png`, the pet cut out (RGBA when the
 background is transparent), the photo's size unless cropped; alpha: `<stem>_alpha.png`, the
 matte, 8-bit 0 (background) .. 255 (pet), the photo's size."""
+DEFAULT_FORMATS = ("mask", "overlay")
+"""What `python -m core predict` writes unless `--format` says otherwise."""
 SUFFIXES = {
     "mask": "_mask.png",
     "colour": "_mask_colour.png",
@@ -60,7 +62,7 @@ def output_stems(names: Sequence[str]) -> list[str]:
     return stems
 
 
-def output_names(stem: str, formats: tuple[str, ...] = ("mask", "overlay")) -> list[str]:
+def output_names(stem: str, formats: tuple[str, ...] = DEFAULT_FORMATS) -> list[str]:
     return [stem + SUFFIXES[kind] for kind in formats]
 
 
@@ -74,7 +76,7 @@ def output_makers(
     stem: str,
     result: Segmentation,
     overlay_alpha: float = 0.5,
-    formats: tuple[str, ...] = ("mask", "overlay"),
+    formats: tuple[str, ...] = DEFAULT_FORMATS,
     cutout: CutoutOptions = CutoutOptions(),
     matte: Matte | None = None,
 ) -> dict[str, Callable[[], bytes]]:
@@ -101,7 +103,7 @@ def output_files(
     stem: str,
     result: Segmentation,
     overlay_alpha: float = 0.5,
-    formats: tuple[str, ...] = ("mask", "overlay"),
+    formats: tuple[str, ...] = DEFAULT_FORMATS,
     cutout: CutoutOptions = CutoutOptions(),
 ) -> dict[str, bytes]:
     """The files of `formats` for one photo, encoded, by file name."""
@@ -111,7 +113,7 @@ def output_files(
 def zip_outputs(
     results: dict[str, Segmentation],
     overlay_alpha: float = 0.5,
-    formats: tuple[str, ...] = ("mask", "overlay"),
+    formats: tuple[str, ...] = DEFAULT_FORMATS,
     cutout: CutoutOptions = CutoutOptions(),
 ) -> bytes:
     """All output files of several photos in one ZIP archive, keyed by output stem (`output_stems`)."""

@@ -8,7 +8,6 @@ import streamlit as st
 
 from core import gallery
 from core.catalog import ModelEntry, list_models, preset_of
-from core.config import AppConfig
 from core.evaluate import ImageResult
 from core.imaging import Photo
 from core.matte import Matte, compute_matte
@@ -16,6 +15,7 @@ from core.matte import warm_up as warm_up_matting
 from core.model_io import ModelFileError
 from core.predict import Segmentation, Segmenter
 from core.score_cache import cached_score_images
+from dashboard.settings import AppConfig
 
 
 def keep_compiled_models_between_reruns() -> None:

@@ -3,10 +3,12 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from core import gallery
 from core.data import Pair
 from core.evaluate import ImageResult
+from dashboard.paging import page_count, page_of
 
 
 def result(stem: str, dice: float, disagreement: float = 0.0) -> ImageResult:
@@ -41,17 +43,26 @@ def test_breeds_are_grouped_cats_first_and_named_as_people_write_them():
     ]
 
 
-def test_filters_and_sort_orders():
+def test_filters_and_sort_fields():
     stems = lambda chosen: [r.pair.stem for r in chosen]  # noqa: E731
     assert stems(gallery.select(RESULTS, "dog")) == ["american_bulldog_3", "pug_1"]  # worst Dice first
-    assert stems(gallery.select(RESULTS, "all", ["pug", "Persian"], "Best Dice first")) == ["pug_1", "Persian_273"]
-    assert stems(gallery.select(RESULTS, order="Suspect labels first"))[0] == "Persian_273"
+    assert stems(gallery.select(RESULTS, "cat")) == ["Persian_273", "British_Shorthair_2", "Abyssinian_4"]
+    assert stems(gallery.select(RESULTS, "all", ["pug", "Persian"], "dice", descending=True)) == [
+        "pug_1",
+        "Persian_273",
+    ]
+    assert stems(gallery.select(RESULTS, sort="confident_disagreement", descending=True))[0] == "Persian_273"
     assert stems(gallery.select(RESULTS, suspect_only=True)) == ["Persian_273"]
     assert stems(gallery.select(RESULTS, "cat", ["pug"])) == []  # a dog breed with cats: nothing, not an error
+    assert stems(gallery.select(RESULTS, sort="name")) == sorted(stems(RESULTS))
+    with pytest.raises(ValueError, match="unknown sort field 'Worst Dice first'; choose one of dice"):
+        gallery.select(RESULTS, sort="Worst Dice first")
 
 
 def test_paging():
-    assert gallery.page_count(0, 12) == 1 and gallery.page_count(12, 12) == 1 and gallery.page_count(13, 12) == 2
-    ordered = gallery.select(RESULTS, order="Name")
-    assert [r.pair.stem for r in gallery.page_of(ordered, 2, 2)] == ["Persian_273", "american_bulldog_3"]
-    assert gallery.page_of(ordered, 3, 2) == ordered[4:] and gallery.page_of(ordered, 9, 2) == []
+    assert page_count(0, 12) == 1 and page_count(12, 12) == 1 and page_count(13, 12) == 2
+    ordered = gallery.select(RESULTS, sort="name")
+    assert [r.pair.stem for r in page_of(ordered, 2, 2)] == ["Persian_273", "american_bulldog_3"]
+    assert page_of(ordered, 3, 2) == ordered[4:] and page_of(ordered, 9, 2) == []
+    pages = [page_of(ordered, page, 2) for page in range(1, page_count(len(ordered), 2) + 1)]
+    assert [r for page in pages for r in page] == ordered  # every result on exactly one page, in order

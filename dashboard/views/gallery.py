@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import streamlit as st
 from PIL import Image
 
 from core import gallery
+from core.evaluate import ImageResult, pooled_confusion
 from core.labels import to_trimap
 from core.render import colourise, overlay
 from dashboard import state
 from dashboard.charts import confusion_figure
+from dashboard.paging import page_count, page_of
 
 SCORE_HELP = {
     "dice": "Soft Dice (the reference report's score): overlap of predicted probabilities and the true classes, "
@@ -21,75 +22,99 @@ SCORE_HELP = {
     "pet_iou": "Intersection over union of pet (with its border) against background: how well the pet is cut out.",
     "pixel_accuracy": "Share of pixels whose class is right.",
 }
+SCORE_LABELS = {"dice": "Dice", "mean_iou": "Mean IoU", "pet_iou": "Pet IoU", "pixel_accuracy": "Pixel accuracy"}
+SORT_ORDERS = {
+    "Worst Dice first": ("dice", False),
+    "Best Dice first": ("dice", True),
+    "Worst pet IoU first": ("pet_iou", False),
+    "Suspect labels first": ("confident_disagreement", True),
+    "Name": ("name", False),
+}
+"""The sort control's choices: (field of `core.gallery.SORT_FIELDS`, descending)."""
+SPECIES = ["all", "cat", "dog"]
+PAGE_SIZES = [6, 12, 24, 48]
 
-st.title("Validation gallery")
-segmenter = state.segmenter()
-if segmenter is None:
-    st.stop()
 
-data_dir = Path(
-    st.text_input(
-        "Dataset folder",
-        value=str(state.settings().data_dir),
-        key="data_dir",
-        help="Oxford-IIIT Pet layout; the validation split follows the reference protocol.",
+def run() -> None:
+    st.title("Validation gallery")
+    segmenter = state.segmenter()
+    if segmenter is None:
+        st.stop()
+    data_dir = Path(
+        st.text_input(
+            "Dataset folder",
+            value=str(state.settings().data_dir),
+            key="data_dir",
+            help="Oxford-IIIT Pet layout; the validation split follows the reference protocol.",
+        )
     )
-)
-source, results = state.gallery_results(data_dir)
-(st.info if source.is_sample else st.caption)(f"Showing the {source.description}.")
+    source, results = state.gallery_results(data_dir)
+    (st.info if source.is_sample else st.caption)(f"Showing the {source.description}.")
+    chosen, per_page = filtered(results)
+    if not chosen:
+        st.warning(
+            "No validation image matches these filters. Clear the breeds or the suspect-label filter to see more."
+        )
+        st.stop()
+    show_summary(chosen)
+    pages = page_count(len(chosen), per_page)
+    page = page_picker("top", pages)
+    header = st.columns(4)
+    for column, title in zip(header, ("Image", "Ground truth", "Prediction", "Overlay")):
+        column.markdown(f"**{title}**")
+    for result in page_of(chosen, page, per_page):
+        show_row(result)
+    page_picker("bottom", pages)
 
 
-def keep_filters_consistent() -> None:
-    """A species click never leaves none selected, and breeds of another species are dropped."""
-    if st.session_state.get("species") is None:
-        st.session_state["species"] = "all"
-    allowed = set(gallery.breeds_of(results, st.session_state["species"]))
-    st.session_state["breeds"] = [breed for breed in st.session_state.get("breeds", []) if breed in allowed]
+def filtered(results: list[ImageResult]) -> tuple[list[ImageResult], int]:
+    """The filter and sort controls, and the results they select; with the page size chosen."""
 
+    def keep_filters_consistent() -> None:
+        """A species click never leaves none selected, and breeds of another species are dropped."""
+        if st.session_state.get("species") is None:
+            st.session_state["species"] = SPECIES[0]
+        allowed = set(gallery.breeds_of(results, st.session_state["species"]))
+        st.session_state["breeds"] = [breed for breed in st.session_state.get("breeds", []) if breed in allowed]
 
-filters = st.columns([1, 2, 1.3, 0.7])
-species = (
-    filters[0].segmented_control(
-        "Species", ["all", "cat", "dog"], default="all", key="species", on_change=keep_filters_consistent
+    filters = st.columns([1, 2, 1.3, 0.7])
+    species = (
+        filters[0].segmented_control(
+            "Species", SPECIES, default=SPECIES[0], key="species", on_change=keep_filters_consistent
+        )
+        or SPECIES[0]
     )
-    or "all"
-)
-breeds = filters[1].multiselect(
-    "Breeds",
-    gallery.breeds_of(results, species),
-    key="breeds",
-    format_func=gallery.breed_name,
-    placeholder=f"All {species if species != 'all' else ''} breeds",
-)
-order = filters[2].selectbox("Sort", list(gallery.SORT_ORDERS), key="order")
-per_page = filters[3].selectbox("Per page", [6, 12, 24, 48], index=1, key="per_page")
-suspects = sum(result.suspect_label for result in results)
-suspect_only = st.toggle(
-    f"Only suspect labels ({suspects})",
-    key="suspect_only",
-    help="Images whose ground truth the model confidently contradicts on at least half of the picture: "
-    "the annotation, not the model, may be wrong (e.g. pet and background swapped).",
-)
-chosen = gallery.select(results, species, breeds, order, suspect_only)
-if not chosen:
-    st.warning("No validation image matches these filters. Clear the breeds or the suspect-label filter to see more.")
-    st.stop()
-
-summary = gallery.summary(chosen)
-cards = st.columns(5)
-cards[0].metric("Images", len(chosen))
-for card, (key, label) in zip(
-    cards[1:],
-    [("dice", "Dice"), ("mean_iou", "Mean IoU"), ("pet_iou", "Pet IoU"), ("pixel_accuracy", "Pixel accuracy")],
-):
-    card.metric(label, f"{summary[key]:.3f}", help=SCORE_HELP[key])
-with st.expander("Confusion matrix of the selection", expanded=False):
-    st.plotly_chart(confusion_figure(np.sum([r.confusion for r in chosen], axis=0)), key="confusion")
-
-pages = gallery.page_count(len(chosen), per_page)
+    breeds = filters[1].multiselect(
+        "Breeds",
+        gallery.breeds_of(results, species),
+        key="breeds",
+        format_func=gallery.breed_name,
+        placeholder=f"All {species if species != 'all' else ''} breeds",
+    )
+    order = filters[2].selectbox("Sort", list(SORT_ORDERS), key="order")
+    per_page = filters[3].selectbox("Per page", PAGE_SIZES, index=1, key="per_page")
+    suspects = sum(result.suspect_label for result in results)
+    suspect_only = st.toggle(
+        f"Only suspect labels ({suspects})",
+        key="suspect_only",
+        help="Images whose ground truth the model confidently contradicts on at least half of the picture: "
+        "the annotation, not the model, may be wrong (e.g. pet and background swapped).",
+    )
+    sort, descending = SORT_ORDERS[order]
+    return gallery.select(results, species, breeds, sort, descending, suspect_only), per_page
 
 
-def page_picker(where: str) -> int:
+def show_summary(chosen: list[ImageResult]) -> None:
+    summary = gallery.summary(chosen)
+    cards = st.columns(1 + len(SCORE_LABELS))
+    cards[0].metric("Images", len(chosen))
+    for card, (key, label) in zip(cards[1:], SCORE_LABELS.items()):
+        card.metric(label, f"{summary[key]:.3f}", help=SCORE_HELP[key])
+    with st.expander("Confusion matrix of the selection", expanded=False):
+        st.plotly_chart(confusion_figure(pooled_confusion(chosen)), key="confusion")
+
+
+def page_picker(where: str, pages: int) -> int:
     """The page number, shown above and below the rows (both pick the same page)."""
 
     def follow() -> None:
@@ -101,11 +126,7 @@ def page_picker(where: str) -> int:
     return current
 
 
-page = page_picker("top")
-header = st.columns(4)
-for column, title in zip(header, ("Image", "Ground truth", "Prediction", "Overlay")):
-    column.markdown(f"**{title}**")
-for result in gallery.page_of(chosen, page, per_page):
+def show_row(result: ImageResult) -> None:
     truth, prediction = to_trimap(result.truth), to_trimap(result.prediction)
     photo = Image.fromarray(result.image)
     scores = result.scores
@@ -126,4 +147,6 @@ for result in gallery.page_of(chosen, page, per_page):
         columns[1].image(colourise(truth), width="stretch")
         columns[2].image(colourise(prediction), width="stretch")
         columns[3].image(overlay(photo, prediction), width="stretch")
-page_picker("bottom")
+
+
+run()

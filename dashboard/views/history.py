@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.history import best_epoch, kept_epoch, overfitting_onset, read_history
+from core.history import best_epoch, is_history_file, kept_epoch, overfitting_onset, read_history, run_histories
 from dashboard import state
 from dashboard.charts import history_figure, learning_rate_figure
 
@@ -18,21 +18,7 @@ CHARTS = [
     ("pet_iou", "Pet IoU"),
     ("pixel_accuracy", "Pixel accuracy"),
 ]
-
-st.title("Training history")
-choices: dict[str, Path] = {}
-entry = state.selected_model()
-model_history = entry.history_path if entry is not None else None
-if model_history is not None:
-    choices[f"{entry.label} (selected model)"] = model_history
-for path in sorted(state.settings().runs_dir.glob("*/history.csv")):
-    choices[f"run {path.parent.name}"] = path
-choices["another file…"] = Path()
-picked = st.selectbox("History", list(choices), key="history_choice")
-path = choices[picked]
-if picked == "another file…":
-    path = Path(st.text_input("Path to a history.csv", key="history_path", placeholder="runs/my-run/history.csv"))
-follow = st.toggle("Follow a running training (refresh every 10 s)", key="follow")
+ANOTHER_FILE = "another file…"
 
 
 def shown_path(path: Path) -> str:
@@ -45,13 +31,8 @@ def shown_path(path: Path) -> str:
     return str(path)
 
 
-def is_history_file(path: Path) -> bool:
-    header = path.read_text(errors="replace").partition("\n")[0].split(",")
-    return header[:1] == ["epoch"]
-
-
-@st.fragment(run_every="10s" if follow else None)
-def curves(path: Path, keep: str) -> None:
+def show_curves(path: Path, keep: str) -> None:
+    """The history's figures; in a fragment that reruns every 10 s while following a training."""
     if path == Path():
         st.info("Type the path of a training run's history.csv (RUN/history.csv).")
         return
@@ -99,4 +80,23 @@ def curves(path: Path, keep: str) -> None:
         (left if len(CHARTS) % 2 == 0 else right).plotly_chart(learning_rate_figure(rows), key="chart-lr")
 
 
-curves(path, entry.keep() if path == model_history else "best")
+def run() -> None:
+    st.title("Training history")
+    choices: dict[str, Path] = {}
+    entry = state.selected_model()
+    model_history = entry.history_path if entry is not None else None
+    if model_history is not None:
+        choices[f"{entry.label} (selected model)"] = model_history
+    for path in run_histories(state.settings().runs_dir):
+        choices[f"run {path.parent.name}"] = path
+    choices[ANOTHER_FILE] = Path()
+    picked = st.selectbox("History", list(choices), key="history_choice")
+    path = choices[picked]
+    if picked == ANOTHER_FILE:
+        path = Path(st.text_input("Path to a history.csv", key="history_path", placeholder="runs/my-run/history.csv"))
+    follow = st.toggle("Follow a running training (refresh every 10 s)", key="follow")
+    curves = st.fragment(run_every="10s" if follow else None)(show_curves)
+    curves(path, entry.keep() if path == model_history else "best")
+
+
+run()

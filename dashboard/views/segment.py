@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 
 from core import render
+from core.data import Pair
 from core.imaging import (
     MAX_FILE_BYTES,
     MAX_PIXELS,
@@ -14,8 +17,10 @@ from core.imaging import (
     resize_mask,
 )
 from core.labels import CLASS_COLOURS, CLASS_NAMES, to_class_index
+from core.matte import Matte
 from core.metrics import image_scores
 from core.outputs import output_makers, output_stems, zip_outputs
+from core.predict import Segmentation
 from core.render import Background, CutoutOptions, colourise, overlay, preview
 from core.sample import sample_pairs
 from dashboard import state
@@ -40,6 +45,7 @@ DOWNLOAD_HELP = {
     "(an image viewer shows it near-black).",
 }
 TINY_SIDE = 64
+NO_EXAMPLE = "(none)"
 
 
 def cutout_controls() -> CutoutOptions:
@@ -92,10 +98,142 @@ def single_view():
     return st.columns([2, 1])[0]
 
 
-def show_ground_truth(pair, result) -> None:
+@dataclass(frozen=True)
+class Display:
+    """How results are shown: the view, and the options of the sidebar."""
+
+    view: str
+    cleanup: bool
+    tta: bool
+    alpha: float
+    cutout: CutoutOptions
+
+
+def run() -> None:
+    st.header("Segment a pet photo")  # a title takes two lines of a phone's first screen
+    segmenter = state.segmenter()
+    if segmenter is None:
+        st.stop()
+    uploads = st.file_uploader(  # any type: a file PetSeg cannot read gets its reason on the page, not in a tooltip
+        "Upload one or more photos", accept_multiple_files=True, key="uploads"
+    )
+    st.caption(
+        f"JPEG, PNG, WebP, GIF, BMP, TIFF; up to {MAX_FILE_BYTES // 2**20} MB, {MAX_PIXELS // 1_000_000} megapixels."
+    )
+    examples = {pair.stem: pair for pair in sample_pairs()}
+    example = st.selectbox(
+        "…or try an example from the validation set",
+        [NO_EXAMPLE, *examples],
+        key="example",
+        help="Bundled validation images the model never trained on.",
+    )
+    display = display_choices()
+    items: list[tuple[str, bytes]] = [(upload.name, upload.getvalue()) for upload in uploads or []]
+    example_pair = examples.get(example)
+    if example_pair is not None:
+        if items:
+            st.info(
+                f"Showing your {len(items)} photo(s) and the example {example}: "
+                f"set the example back to {NO_EXAMPLE} to see only yours."
+            )
+        items.append((example_pair.image.name, example_pair.image.read_bytes()))
+    if not items:
+        st.info("Upload a photo of your cat or dog to see it segmented.")
+        st.stop()
+
+    zip_slot = st.container()  # the batch download goes above the results, filled once they are known
+    progress = st.progress(0.0, text="Segmenting…") if len(items) > 1 else None
+    stems = output_stems([name for name, _ in items])  # the CLI's naming rule: same-stem photos keep their extension
+    done: dict[str, Segmentation] = {}
+    for index, ((name, data), stem) in enumerate(zip(items, stems)):
+        if len(items) > 1:  # one photo's name is on its file chip just above
+            st.subheader(name)
+        try:
+            result = state.segment(data, name, display.cleanup, display.tta)
+        except ImageError as error:  # its message starts with the file's name
+            st.error(f"Cannot segment {error}")
+            continue
+        finally:
+            if progress is not None:
+                progress.progress((index + 1) / len(items), text=f"Segmented {index + 1} of {len(items)}")
+        done[stem] = result
+        matte = show_views(result, data, name, display)
+        if example_pair is not None and name == example_pair.image.name:
+            show_ground_truth(example_pair, result, segmenter.input_size)
+        explain_if_no_pet(result, segmenter.input_size)
+        show_figures_and_downloads(index, stem, result, display, matte)
+    if progress is not None:
+        progress.empty()
+    if len(done) > 1:
+        zip_slot.download_button(
+            f"Download all {len(done)} results (ZIP)",
+            lambda: zip_outputs(done, display.alpha, DOWNLOAD_FORMATS, display.cutout),
+            file_name="petseg-results.zip",
+            mime="application/zip",
+            key="download-zip",
+            type="primary",
+            on_click="ignore",
+        )
+
+
+def display_choices() -> Display:
+    """The view control, the sidebar's options and the colour legend."""
+    view = (
+        st.segmented_control(
+            "View",
+            VIEWS,
+            default=VIEWS[0],
+            key="view",
+            help="More options (quality, opacity, cut-out background) are in the sidebar.",
+        )
+        or VIEWS[0]
+    )
+    cleanup, tta, alpha, cutout = display_controls(view)
+    legend = " ".join(
+        f'<span style="display:inline-block;width:0.9em;height:0.9em;background:rgb{tuple(int(c) for c in colour)};'
+        f'border-radius:2px;margin:0 0.3em 0 0.8em"></span>{name}'
+        for name, colour in zip(CLASS_NAMES, CLASS_COLOURS)
+    )
+    st.markdown(
+        f"{legend}: the outline band the dataset's annotators left undecided (fur, whiskers)", unsafe_allow_html=True
+    )
+    return Display(view, cleanup, tta, alpha, cutout)
+
+
+def show_views(result: Segmentation, data: bytes, name: str, display: Display) -> Matte | None:
+    """The chosen view, drawn at screen size (not 12 MP); returns the matte when the cut-out made one."""
+    photo = preview(result.photo.rgb, state.settings().preview_side)
+    shown = render.scaled_trimap(result.trimap, photo.size)
+    if display.view == "Side by side":
+        columns = st.columns(3)
+        columns[0].image(photo, caption="Photo", width="stretch")
+        columns[1].image(colourise(shown), caption="Mask", width="stretch")
+        columns[2].image(overlay(photo, shown, display.alpha), caption="Overlay", width="stretch")
+        return None
+    if display.view == "Overlay":
+        single_view().image(overlay(photo, shown, display.alpha), caption="Overlay", width="stretch")
+        return None
+    if display.view == "Mask":
+        single_view().image(colourise(shown), caption="Mask", width="stretch")
+        return None
+    cutout = display.cutout
+    with st.spinner("Refining the edges…"):
+        matte = state.matte(data, name, display.cleanup, display.tta, cutout.refine)
+    cut = render.cutout(photo, render.scaled(matte, photo.size), cutout.background, cutout.crop)
+    single_view().image(
+        render.on_checkerboard(cut) if cutout.background.transparent else cut,
+        width="stretch",
+        caption=f"Cut-out ({matte.refine}, edges refined in {matte.seconds * 1000:.0f} ms)",
+    )
+    if matte.is_empty and result.found_pet:
+        st.warning("The pet found is too faint to cut out: the cut-out is empty.")
+    return matte
+
+
+def show_ground_truth(pair: Pair, result: Segmentation, input_size: int) -> None:
     """A bundled validation example: its annotation and the prediction's scores against it."""
     truth = load_trimap(pair.trimap)
-    scores = image_scores(to_class_index(resize_mask(truth, segmenter.input_size)), result.probabilities)
+    scores = image_scores(to_class_index(resize_mask(truth, input_size)), result.probabilities)
     columns = st.columns([1, 2])
     columns[0].image(
         colourise(render.scaled_trimap(truth, (256, round(256 * truth.shape[0] / truth.shape[1])))),
@@ -103,121 +241,35 @@ def show_ground_truth(pair, result) -> None:
         width="stretch",
     )
     columns[1].markdown(
-        f"**Scores against the ground truth** (at the model's {segmenter.input_size} px):  \n"
+        f"**Scores against the ground truth** (at the model's {input_size} px):  \n"
         f"Dice {scores['dice']:.3f} · mean IoU {scores['mean_iou']:.3f} · pet IoU {scores['pet_iou']:.3f} · "
         f"pixel accuracy {scores['pixel_accuracy']:.3f}"
     )
 
 
-st.header("Segment a pet photo")  # a title takes two lines of a phone's first screen
-segmenter = state.segmenter()
-if segmenter is None:
-    st.stop()
-
-uploads = st.file_uploader(  # any type: a file PetSeg cannot read gets its reason on the page, not in a tooltip
-    "Upload one or more photos", accept_multiple_files=True, key="uploads"
-)
-st.caption(
-    f"JPEG, PNG, WebP, GIF, BMP, TIFF; up to {MAX_FILE_BYTES // 2**20} MB, {MAX_PIXELS // 1_000_000} megapixels."
-)
-examples = {pair.stem: pair for pair in sample_pairs()}
-example = st.selectbox(
-    "…or try an example from the validation set",
-    ["(none)", *examples],
-    key="example",
-    help="Bundled validation images the model never trained on.",
-)
-view = (
-    st.segmented_control(
-        "View",
-        VIEWS,
-        default=VIEWS[0],
-        key="view",
-        help="More options (quality, opacity, cut-out background) are in the sidebar.",
-    )
-    or VIEWS[0]
-)
-cleanup, tta, alpha, cutout = display_controls(view)
-
-legend = " ".join(
-    f'<span style="display:inline-block;width:0.9em;height:0.9em;background:rgb{tuple(int(c) for c in colour)};'
-    f'border-radius:2px;margin:0 0.3em 0 0.8em"></span>{name}'
-    for name, colour in zip(CLASS_NAMES, CLASS_COLOURS)
-)
-st.markdown(
-    f"{legend}: the outline band the dataset's annotators left undecided (fur, whiskers)", unsafe_allow_html=True
-)
-
-items: list[tuple[str, bytes]] = [(upload.name, upload.getvalue()) for upload in uploads or []]
-example_pair = examples.get(example)
-if example_pair is not None:
-    if items:
-        st.info(
-            f"Showing your {len(items)} photo(s) and the example {example}: "
-            "set the example back to (none) to see only yours."
-        )
-    items.append((example_pair.image.name, example_pair.image.read_bytes()))
-if not items:
-    st.info("Upload a photo of your cat or dog to see it segmented.")
-    st.stop()
-
-zip_slot = st.container()  # the batch download goes above the results, filled once they are known
-progress = st.progress(0.0, text="Segmenting…") if len(items) > 1 else None
-stems = output_stems([name for name, _ in items])  # the CLI's naming rule: same-stem photos keep their extension
-done: dict[str, object] = {}
-for index, ((name, data), stem) in enumerate(zip(items, stems)):
-    if len(items) > 1:  # one photo's name is on its file chip just above
-        st.subheader(name)
-    try:
-        result = state.segment(data, name, cleanup, tta)
-    except ImageError as error:  # its message starts with the file's name
-        st.error(f"Cannot segment {error}")
-        continue
-    finally:
-        if progress is not None:
-            progress.progress((index + 1) / len(items), text=f"Segmented {index + 1} of {len(items)}")
-    done[stem] = result
-    photo = preview(result.photo.rgb, state.settings().preview_side)
-    shown = render.scaled_trimap(result.trimap, photo.size)  # views are drawn at screen size, not 12 MP
-    matte = None
-    if view == "Side by side":
-        columns = st.columns(3)
-        columns[0].image(photo, caption="Photo", width="stretch")
-        columns[1].image(colourise(shown), caption="Mask", width="stretch")
-        columns[2].image(overlay(photo, shown, alpha), caption="Overlay", width="stretch")
-    elif view == "Overlay":
-        single_view().image(overlay(photo, shown, alpha), caption="Overlay", width="stretch")
-    elif view == "Mask":
-        single_view().image(colourise(shown), caption="Mask", width="stretch")
-    else:
-        with st.spinner("Refining the edges…"):
-            matte = state.matte(data, name, cleanup, tta, cutout.refine)
-        cut = render.cutout(photo, render.scaled(matte, photo.size), cutout.background, cutout.crop)
-        single_view().image(
-            render.on_checkerboard(cut) if cutout.background.transparent else cut,
-            width="stretch",
-            caption=f"Cut-out ({matte.refine}, edges refined in {matte.seconds * 1000:.0f} ms)",
-        )
-        if matte.is_empty and result.found_pet:
-            st.warning("The pet found is too faint to cut out: the cut-out is empty.")
-    if example_pair is not None and name == example_pair.image.name:
-        show_ground_truth(example_pair, result)
+def explain_if_no_pet(result: Segmentation, input_size: int) -> None:
     width, height = result.photo.size
     if not result.found_pet:
         st.warning(
             "No cat or dog found in this photo: the model is nowhere sure of one."
             + (
-                f" It is only {width}×{height} px: the model looks at photos at {segmenter.input_size} px, "
+                f" It is only {width}×{height} px: the model looks at photos at {input_size} px, "
                 "so a photo this small holds too little detail."
                 if min(width, height) < TINY_SIDE
                 else ""
             )
         )
+
+
+def show_figures_and_downloads(
+    index: int, stem: str, result: Segmentation, display: Display, matte: Matte | None
+) -> None:
+    width, height = result.photo.size
     stats = st.columns(4)
     stats[0].metric("Pet share", f"{result.pet_fraction:.1%}")
     stats[1].metric("Prediction time", f"{result.seconds * 1000:.0f} ms")
     stats[2].metric("Photo size", f"{width}×{height}")
-    makers = output_makers(stem, result, alpha, DOWNLOAD_FORMATS, cutout, matte)
+    makers = output_makers(stem, result, display.alpha, DOWNLOAD_FORMATS, display.cutout, matte)
     buttons = st.columns(len(makers))
     for column, kind, (file_name, make) in zip(buttons, DOWNLOAD_FORMATS, makers.items()):
         column.download_button(  # encoded only when clicked (a 12 MP PNG takes seconds)
@@ -230,15 +282,5 @@ for index, ((name, data), stem) in enumerate(zip(items, stems)):
             on_click="ignore",
         )
 
-if progress is not None:
-    progress.empty()
-if len(done) > 1:
-    zip_slot.download_button(
-        f"Download all {len(done)} results (ZIP)",
-        lambda: zip_outputs(done, alpha, DOWNLOAD_FORMATS, cutout),
-        file_name="petseg-results.zip",
-        mime="application/zip",
-        key="download-zip",
-        type="primary",
-        on_click="ignore",
-    )
+
+run()

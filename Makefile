@@ -29,7 +29,7 @@ browser:
 	  else echo "chromium missing: run 'sudo apt-get install -y chromium' (browser tests will be skipped)"; fi; }
 
 dashboard: install
-	$(VENV)/bin/streamlit run dashboard/app.py --server.port $(PORT)
+	$(PY) -m streamlit run dashboard/app.py --server.port $(PORT)
 
 test: install-dev browser lint
 	$(PY) -m pytest $(PYTEST_ARGS)

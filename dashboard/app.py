@@ -1,15 +1,14 @@
-"""PetSeg dashboard: `streamlit run dashboard/app.py`."""
+"""PetSeg dashboard: `python -m streamlit run dashboard/app.py`, from the project root (`make dashboard`).
+
+`python -m` puts the working folder, the project root, on the import path, so `core` and
+`dashboard` import as packages; a bare `streamlit run` would put only `dashboard/` there.
+"""
 
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dashboard/ on the path
-    sys.path.insert(0, str(ROOT))
 
 import streamlit as st  # noqa: E402
 

@@ -1,6 +1,7 @@
 """The real Streamlit app through AppTest, on a tiny trained model and synthetic data."""
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -69,20 +70,38 @@ def test_example_photo_and_views(app_env):
     assert len(app.get("image")) == 4  # photo, mask, overlay side by side, and the ground truth
     assert "border: the outline band the dataset's annotators left undecided" in texts(app)
     assert {toggle.key for toggle in app.sidebar.toggle} == {"cleanup", "tta"}  # beside the results, not above them
+    assert image_captions(app)[:3] == ["Photo", "Mask", "Overlay"]
+    shown = {}
     for view in ("Overlay", "Mask", "Cut-out"):
         app.segmented_control(key="view").set_value(view).run()
         assert not app.exception
-    app.toggle(key="cleanup").set_value(True).run()
+        captions = image_captions(app)
+        assert len(captions) == 2 and captions[0].startswith(view) and captions[1].startswith("Ground truth"), captions
+        shown[view] = image_urls(app)[0]
+    assert captions[0].startswith("Cut-out (matting, edges refined in")
+    app.segmented_control(key="view").set_value("Overlay").run()
+    assert image_urls(app)[0] == shown["Overlay"]
     app.slider(key="alpha").set_value(0.9).run()
-    assert not app.exception and [m.label for m in app.metric].count("Pet share") == 1
+    assert image_urls(app)[0] != shown["Overlay"]  # the overlay is drawn again at the new opacity
+    app.toggle(key="cleanup").set_value(True).run()
     app.toggle(key="tta").set_value(True).run()
     assert not app.exception and [m.label for m in app.metric].count("Pet share") == 1
     import gc
 
-    from core.predict import Segmenter
+    from core.predict import Segmentation, Segmenter
 
-    # AppTest runs the app in this process: its model cache now holds a flip-averaging Segmenter
+    # AppTest runs the app in this process: its caches now hold a flip-averaging Segmenter and a cleaned-up result
     assert any(thing.tta for thing in gc.get_objects() if isinstance(thing, Segmenter))
+    assert any(thing.cleanup for thing in gc.get_objects() if isinstance(thing, Segmentation))
+
+
+def image_captions(app: AppTest) -> list[str]:
+    return [image.caption for element in app.get("image") for image in element.proto.imgs]
+
+
+def image_urls(app: AppTest) -> list[str]:
+    """Media URLs are content hashes: a redrawn picture gets a new one."""
+    return [image.url for element in app.get("image") for image in element.proto.imgs]
 
 
 def test_cut_out_view_refines_edges_on_each_background_and_offers_its_downloads(app_env):
@@ -137,6 +156,15 @@ def test_gallery_page_scores_and_filters(app_env):
     assert "Dice" in " ".join(c.value for c in app.caption)
     app.selectbox(key="order").set_value("Name").run()
     assert not app.exception
+    assert row_stems(app) == sorted(row_stems(app)) and len(row_stems(app)) == 2
+    app.selectbox(key="order").set_value("Worst Dice first").run()
+    dice = [float(re.search(r"Dice (\d\.\d+)", c.value).group(1)) for c in app.caption if c.value.startswith("**")]
+    assert dice == sorted(dice) and len(dice) == 2
+
+
+def row_stems(app: AppTest) -> list[str]:
+    """The image names heading the gallery's rows, in order."""
+    return [re.match(r"\*\*(.+?)\*\*", c.value).group(1) for c in app.caption if c.value.startswith("**")]
 
 
 def test_gallery_filters_stay_consistent_and_pages_show_top_and_bottom(app_env):

@@ -124,7 +124,8 @@ def test_killed_worker_then_same_commands_resume_every_epoch_once(tmp_path):
     after = read_history(out / "history.csv")
     assert [row["epoch"] for row in after] == [1, 2, 3, 4, 5]
     assert after[: len(before)] == before  # finished epochs were resumed from, not trained again
-    assert load_model(out / "model.keras") is not None
+    assert load_model(out / "model.keras").output_shape == (None, 32, 32, 3)
+    assert json.loads((out / "run.json").read_text())["epochs_run"] == 5
 
 
 @pytest.mark.slow

@@ -108,5 +108,8 @@ def test_colourise_overlay_and_png():
 
 
 def test_resize_mask_never_interpolates():
-    mask = np.array([[1, 3], [2, 1]], np.uint8)
-    assert set(np.unique(resize_mask(mask, 7))) <= {1, 2, 3}
+    """Pet (1) next to border (3): any interpolation would put background (2) between them."""
+    mask = np.array([[1, 3], [3, 1]], np.uint8)
+    resized = resize_mask(mask, 8)
+    assert set(np.unique(resized)) == {1, 3}
+    assert np.array_equal(resized, np.kron(mask, np.ones((4, 4), np.uint8)))  # each label a whole 4x4 block

@@ -45,3 +45,22 @@ def test_config_errors_say_the_fix():
     with pytest.raises(ValueError, match="choose one of"):
         model_config("huge")
     assert set(PRESETS) >= {"reference", "small", "tiny"}
+
+
+PARAMETERS = {
+    "reference": 34_513_475,  # the reference report's 34.5M-parameter U-Net
+    "small": 822_707,
+    "lean": 1_232_691,  # shipped with its batch norms folded: 1,228,947
+    "large": 4_430_043,
+    "fast": 308_531,
+    "tiny": 7_787,
+}
+
+
+def test_every_preset_has_its_documented_parameter_count():
+    from core.config import PRESETS, model_config
+    from core.model import build_unet
+
+    assert set(PRESETS) == set(PARAMETERS)  # a new preset gets its count here
+    counts = {name: build_unet(model_config(name)).count_params() for name in PRESETS}
+    assert counts == PARAMETERS

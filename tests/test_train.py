@@ -130,7 +130,9 @@ def test_sigkill_mid_epoch_then_same_command_resumes(tmp_path):
     after = read_history(out / "history.csv")
     assert [row["epoch"] for row in after] == [1, 2, 3, 4, 5, 6]
     assert after[:checkpointed] == before[:checkpointed]  # checkpointed epochs were resumed from, not trained again
-    assert load_model(out / "model.keras") is not None
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "finished" and record["kept_epoch"] == best_epoch(after)["epoch"]
+    assert load_model(out / "model.keras").output_shape == (None, 32, 32, 3)
 
 
 def test_train_and_evaluate_on_a_damaged_dataset_use_the_good_pairs(tmp_path, capsys):

@@ -8,7 +8,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tests.helpers import SHARED_DATA, write_dataset  # noqa: E402
+from tests.helpers import SHARED_DATA, tiny_train_args, write_dataset  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -33,24 +33,7 @@ def trained_tiny_run(tmp_path_factory, tiny_dataset) -> Path:
     from core.cli import main
 
     out = tmp_path_factory.mktemp("run")
-    assert (
-        main(
-            [
-                "train",
-                "--data-dir",
-                str(tiny_dataset),
-                "--out",
-                str(out),
-                "--preset",
-                "tiny",
-                "--epochs",
-                "3",
-                "--batch-size",
-                "4",
-            ]
-        )
-        == 0
-    )
+    assert main(tiny_train_args(tiny_dataset, out, epochs=3, batch_size=4)) == 0
     return out
 
 

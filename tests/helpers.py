@@ -38,6 +38,23 @@ def write_dataset(root: Path, count: int = 12, size: tuple[int, int] = (48, 40))
     return root
 
 
+def tiny_train_args(dataset: Path, out: Path, epochs: int, batch_size: int) -> list[str]:
+    """The `train` arguments of a tiny-preset run, for `core.cli.main` or after `python -m core`."""
+    return [
+        "train",
+        "--data-dir",
+        str(dataset),
+        "--out",
+        str(out),
+        "--preset",
+        "tiny",
+        "--epochs",
+        str(epochs),
+        "--batch-size",
+        str(batch_size),
+    ]
+
+
 def encode(image: Image.Image, format: str, **options) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format=format, **options)

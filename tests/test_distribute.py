@@ -12,6 +12,7 @@ import pytest
 from core.distribute import choose_strategy
 from core.history import read_history
 from core.model_io import load_model
+from tests.helpers import tiny_train_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,22 +54,7 @@ def start_workers(dataset: Path, out: Path, epochs: int, batch_size: int, captur
         }
         processes.append(
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "core",
-                    "train",
-                    "--data-dir",
-                    str(dataset),
-                    "--out",
-                    str(out),
-                    "--preset",
-                    "tiny",
-                    "--epochs",
-                    str(epochs),
-                    "--batch-size",
-                    str(batch_size),
-                ],
+                [sys.executable, "-m", "core", *tiny_train_args(dataset, out, epochs=epochs, batch_size=batch_size)],
                 cwd=ROOT,
                 env=env,
                 text=True,
@@ -253,22 +239,7 @@ def test_two_workers_train_exactly_like_one_worker_with_the_same_global_batch(tm
     env = {**os.environ, "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
     env.pop("TF_CONFIG", None)
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "core",
-            "train",
-            "--data-dir",
-            str(dataset),
-            "--out",
-            str(single),
-            "--preset",
-            "tiny",
-            "--epochs",
-            "2",
-            "--batch-size",
-            "8",
-        ],
+        [sys.executable, "-m", "core", *tiny_train_args(dataset, single, epochs=2, batch_size=8)],
         cwd=ROOT,
         env=env,
         check=True,

@@ -13,6 +13,7 @@ import pytest
 from core.cli import main
 from core.history import best_epoch, lineage_history, read_history, write_history
 from core.model_io import load_model
+from tests.helpers import tiny_train_args
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,19 +68,7 @@ def test_a_row_written_before_the_kill_but_not_checkpointed_is_trained_again(tmp
 
 def test_rerun_saves_the_best_model_a_kill_left_unsaved(tmp_path, tiny_dataset):
     """Killed after the last epoch's checkpoint but before `model.keras` was written."""
-    args = [
-        "train",
-        "--data-dir",
-        str(tiny_dataset),
-        "--out",
-        str(tmp_path),
-        "--preset",
-        "tiny",
-        "--batch-size",
-        "4",
-        "--epochs",
-        "2",
-    ]
+    args = tiny_train_args(tiny_dataset, tmp_path, epochs=2, batch_size=4)
     assert main(args) == 0
     rows = read_history(tmp_path / "history.csv")
     write_history(
@@ -97,22 +86,7 @@ def test_sigkill_mid_epoch_then_same_command_resumes(tmp_path):
 
     dataset = write_dataset(tmp_path / "pets", count=40)
     out = tmp_path / "run"
-    command = [
-        sys.executable,
-        "-m",
-        "core",
-        "train",
-        "--data-dir",
-        str(dataset),
-        "--out",
-        str(out),
-        "--preset",
-        "tiny",
-        "--epochs",
-        "6",
-        "--batch-size",
-        "2",
-    ]
+    command = [sys.executable, "-m", "core", *tiny_train_args(dataset, out, epochs=6, batch_size=2)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
@@ -147,24 +121,7 @@ def test_train_and_evaluate_on_a_damaged_dataset_use_the_good_pairs(tmp_path, ca
     (root / "images" / "Persian_2.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     Image.fromarray(np.full((40, 48), 7, np.uint8)).save(root / "annotations" / "trimaps" / "beagle_3.png")
     out = tmp_path / "run"
-    assert (
-        main(
-            [
-                "train",
-                "--data-dir",
-                str(root),
-                "--out",
-                str(out),
-                "--preset",
-                "tiny",
-                "--epochs",
-                "1",
-                "--batch-size",
-                "4",
-            ]
-        )
-        == 0
-    )
+    assert main(tiny_train_args(root, out, epochs=1, batch_size=4)) == 0
     printed = capsys.readouterr().out
     assert "skipped 4: 1 bad trimaps, 1 images without trimap, 1 stray files, 1 undecodable images" in printed
     record = json.loads((out / "run.json").read_text())
@@ -264,19 +221,7 @@ def test_keep_last_ships_the_final_epochs_weights(tmp_path, tiny_dataset, capsys
     from core.model import build_unet
     from core.train import compile_model
 
-    args = [
-        "train",
-        "--data-dir",
-        str(tiny_dataset),
-        "--out",
-        str(tmp_path),
-        "--preset",
-        "tiny",
-        "--batch-size",
-        "4",
-        "--epochs",
-        "3",
-    ]
+    args = tiny_train_args(tiny_dataset, tmp_path, epochs=3, batch_size=4)
     assert main([*args, "--keep", "last"]) == 0
     assert f"model of the last epoch: {tmp_path / 'model.keras'}" in capsys.readouterr().out  # not "best model"
     record = json.loads((tmp_path / "run.json").read_text())
@@ -292,19 +237,7 @@ def test_keep_last_ships_the_final_epochs_weights(tmp_path, tiny_dataset, capsys
 
 
 def _train_args(data: Path, out: Path, epochs: int) -> list[str]:
-    return [
-        "train",
-        "--data-dir",
-        str(data),
-        "--out",
-        str(out),
-        "--preset",
-        "tiny",
-        "--batch-size",
-        "4",
-        "--epochs",
-        str(epochs),
-    ]
+    return tiny_train_args(data, out, epochs=epochs, batch_size=4)
 
 
 def test_an_unreadable_resume_state_is_set_aside_and_the_run_resumes_from_the_one_before(

@@ -48,6 +48,13 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> No
     raise TimeoutError(f"{url}/_stcore/health did not answer within {timeout} s")
 
 
+def start_server(port: int, env: dict[str, str], stdout=subprocess.DEVNULL) -> subprocess.Popen:
+    """`python -m streamlit run dashboard/app.py` on 127.0.0.1:`port`, from the project root."""
+    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.STDOUT)
+
+
 @pytest.fixture(scope="session")
 def e2e_models() -> Path:
     """The served app runs on the shipped model, as a user's would."""
@@ -68,25 +75,7 @@ def streamlit_server(e2e_models, tiny_dataset, tmp_path_factory):
         "PETSEG_DATA_DIR": str(tiny_dataset),
         "PETSEG_RUNS_DIR": str(tmp_path_factory.mktemp("no-runs")),
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "dashboard/app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_server(port, env, stdout=log)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, process)

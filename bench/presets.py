@@ -5,7 +5,11 @@
 Each candidate runs in its own process (so thread settings apply and runs do not share state)
 and prints parameters, GFLOP per image, training images/s, batch inference images/s and
 single-image latency; the table ends with ratios against the reference measured in the same run.
-Inference runs the model as it ships: batch norms folded into the convolutions (core.fold).
+Inference runs the model as it ships: batch norms folded into the convolutions (core.fold);
+`-tta` candidates average each image with its mirror (`core.predict.flip_averaged`), as
+`Segmenter(tta=True)` does. Training figures of a `-tta` candidate are those of its preset.
+
+    python -m bench.presets --seconds 12 --only reference reference-tta lean lean-tta large large-tta
 """
 
 from __future__ import annotations
@@ -31,6 +35,11 @@ CANDIDATES: dict[str, dict] = {
     "lean": {"preset": "lean"},
     "lean-bn-unfolded": {"preset": "lean", "fold": False},
     "fast": {"preset": "fast"},
+    # The shipped tiers, with flip test-time augmentation (issue 13): each image and its mirror, one batch.
+    "reference-tta": {"preset": "reference", "tta": True},
+    "lean-tta": {"preset": "lean", "tta": True},
+    "large": {"preset": "large"},
+    "large-tta": {"preset": "large", "tta": True},
     # Quality-tier candidates (issue 13): wider at full resolution and/or deeper.
     "lean-w8m512": {"preset": "lean", "overrides": {"max_filters": 512}},
     "lean-w12m384": {"preset": "lean", "overrides": {"base_filters": 12, "max_filters": 384}},
@@ -68,7 +77,12 @@ def measure_one(name: str, seconds: float) -> dict:
     images, masks = random_batch(config.input_size, batch)
     train = rate(lambda: (model.train_on_batch(images, masks), batch)[1], seconds, warmup=2)
     shipped = fold_batch_norm(model) if spec.get("fold", True) else model  # as scripts/ship_model.sh saves it
-    infer_fn = tf.function(lambda x: shipped(x, training=False), jit_compile=bool(spec.get("jit")))
+    if spec.get("tta"):
+        from core.predict import flip_averaged
+
+        infer_fn = tf.function(lambda x: flip_averaged(shipped, x), jit_compile=bool(spec.get("jit")))
+    else:
+        infer_fn = tf.function(lambda x: shipped(x, training=False), jit_compile=bool(spec.get("jit")))
     infer_images, _ = random_batch(config.input_size, 32)
     infer = rate(lambda: (infer_fn(infer_images), 32)[1], seconds / 2)
     one = infer_images[:1]

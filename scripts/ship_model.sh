@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# Turn a finished training run into the shipped model files (models/petseg.*), then measure.
-# The best checkpoint is saved with its batch norms folded into the convolutions (core.fold).
-#   bash scripts/ship_model.sh runs/petseg ../shared/data/oxford-iiit-pet
+# Turn a finished training run into shipped model files (models/NAME.*), then measure them.
+# The kept checkpoint is saved with its batch norms folded into the convolutions (core.fold).
+#   bash scripts/ship_model.sh runs/petseg ../shared/data/oxford-iiit-pet            # models/petseg.*, the default
+#   bash scripts/ship_model.sh runs/large ../shared/data/oxford-iiit-pet petseg-large # the quality tier beside it
 set -euo pipefail
-run=${1:?run folder}; data=${2:?dataset folder}
+run=${1:?run folder}; data=${2:?dataset folder}; name=${3:-petseg}
 py=.venv/bin/python
-$py - "$run" <<'PY'
+$py - "$run" "models/$name" <<'PY'
 import sys
 from pathlib import Path
 from core.model_io import load_model, save_for_shipping
 from core.history import lineage_history, write_history
-run = Path(sys.argv[1])
-save_for_shipping(load_model(run / "model.keras"), Path("models/petseg.keras"))
-write_history(Path("models/petseg.history.csv"), lineage_history(run))  # a fine-tuned run includes its parent's epochs
+run, stem = Path(sys.argv[1]), sys.argv[2]
+save_for_shipping(load_model(run / "model.keras"), Path(f"{stem}.keras"))
+write_history(Path(f"{stem}.history.csv"), lineage_history(run))  # a fine-tuned run includes its parent's epochs
 PY
-cp "$run/run.json" models/petseg.run.json  # configuration, data summary, machine, wall time
-$py -m core evaluate --data-dir "$data" --model models/petseg.keras --json models/petseg.metrics.json --worst 12
+cp "$run/run.json" "models/$name.run.json"  # configuration, data summary, machine, wall time
+$py -m core evaluate --data-dir "$data" --model "models/$name.keras" --json "models/$name.metrics.json" --worst 12
 ls -l models/

@@ -106,6 +106,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="fine-tune: start from a run's model.keras (same preset) instead of random weights",
     )
     train.add_argument(
+        "--teacher",
+        type=Path,
+        default=None,
+        metavar="MODEL",
+        help="distil: train on a mix of the ground truth and this trained model's probabilities (same input size)",
+    )
+    train.add_argument(
+        "--distill-weight",
+        type=float,
+        default=TrainConfig.distill_weight,
+        help="with --teacher: the share of the loss that follows the teacher (0..1)",
+    )
+    train.add_argument(
         "--strategy",
         choices=STRATEGIES,
         default="auto",
@@ -192,14 +205,8 @@ def parse_overrides(text: str) -> dict:
     return overrides
 
 
-def run_train(args: argparse.Namespace) -> int:
-    from core.distribute import cluster_config
-
-    cluster_config()  # a malformed TF_CONFIG is refused before anything is loaded
-    start_tensorflow(args.verbose)
-    from core.train import train
-
-    config = TrainConfig(
+def train_config(args: argparse.Namespace) -> TrainConfig:
+    return TrainConfig(
         data_dir=args.data_dir,
         out_dir=args.out,
         preset=args.preset,
@@ -211,9 +218,24 @@ def run_train(args: argparse.Namespace) -> int:
         augment=not args.no_augment,
         keep=args.keep,
         init_from=args.init_from,
+        teacher=args.teacher,
+        distill_weight=args.distill_weight,
         strategy=args.strategy,
         model_overrides=parse_overrides(args.arch),
     )
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from core.distribute import cluster_config
+
+    cluster_config()  # a malformed TF_CONFIG is refused before anything is loaded
+    start_tensorflow(args.verbose)
+    from core.train import train
+
+    try:
+        config = train_config(args)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
     try:
         config.model()  # an invalid architecture is refused before anything is loaded
     except ValueError as error:

@@ -118,6 +118,10 @@ class TrainConfig:
     init_from: Path | None = None
     """Start from this trained model's weights (same preset, BatchNorm not folded) instead of
     random ones: fine-tuning, e.g. a last few epochs without augmentation."""
+    teacher: Path | None = None
+    """Distil: train on a mix of the ground truth and this trained model's probabilities (`core.distill`)."""
+    distill_weight: float = 0.5
+    """With a teacher: the share of the loss that follows the teacher's probabilities."""
     strategy: Strategy = "auto"
     """tf.distribute strategy: auto (from TF_CONFIG and the GPUs), default, mirrored, multi-worker."""
     model_overrides: dict[str, Any] = field(default_factory=dict)
@@ -129,6 +133,8 @@ class TrainConfig:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         if self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise ValueError(f"distill_weight must be in [0, 1], got {self.distill_weight}")
 
     @property
     def kept_model_label(self) -> str:
@@ -143,6 +149,7 @@ class TrainConfig:
         out["data_dir"] = str(self.data_dir)
         out["out_dir"] = str(self.out_dir)
         out["init_from"] = str(self.init_from) if self.init_from else None
+        out["teacher"] = str(self.teacher) if self.teacher else None
         return out
 
 

@@ -22,6 +22,7 @@ import keras
 from core import data
 from core.checkpoint import EpochCheckpoint
 from core.config import TrainConfig
+from core.distill import Distiller, inference_model
 from core.distribute import Placement, check_same_resume_epoch, choose_strategy, prepare_for_multi_worker
 from core.errors import PetSegError
 from core.history import best_epoch, kept_epoch, read_history, write_history
@@ -88,13 +89,13 @@ class ModelSaver(keras.callbacks.Callback):
         best = best_epoch(rows)
         self.best = best["val_loss"] if best else math.inf
         if kept is not None and int(kept["epoch"]) == finished:
-            save_for_inference(self.model, self.path)
+            save_for_inference(inference_model(self.model), self.path)
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
         value = (logs or {}).get("val_loss", math.inf)
         if self.keep == "last" or value < self.best:
             self.best = min(self.best, float(value))
-            save_for_inference(self.model, self.path)
+            save_for_inference(inference_model(self.model), self.path)
 
 
 def resumable_callbacks(
@@ -141,6 +142,8 @@ def _check_resumable(run_dir: Path, config: TrainConfig) -> None:
         "model_overrides",
         "init_from",
         "keep",
+        "teacher",
+        "distill_weight",
     )
     changed = [key for key in keys if key in previous and previous[key] != config.to_dict()[key]]
     if changed:
@@ -205,12 +208,17 @@ def build_model(
     """The compiled model, with the resume state (or `--init-from` weights) loaded; returns it, its
     checkpoint callback and the number of epochs already finished."""
     keras.utils.set_random_seed(config.seed)  # the same initial weights for a rerun and on every worker
+    if config.teacher and placement.workers > 1:
+        raise ConfigMismatch("distillation (--teacher) runs on one worker; drop TF_CONFIG or the --teacher option")
     with placement.strategy.scope():
         replicas = placement.strategy.num_replicas_in_sync
         model = build_unet(config.model(), name=f"petseg_{config.preset}", synchronized_batch_norm=replicas > 1)
-        compile_model(model, config, run.steps)
         if config.init_from:
             load_initial_weights(model, Path(config.init_from))
+        if config.teacher:
+            model = Distiller(model, load_model(Path(config.teacher)), config.distill_weight)
+            model(next(iter(run.val_set))[0])  # builds the wrapper before its state is restored
+        compile_model(model, config, run.steps)
     if placement.kind == "MultiWorkerMirroredStrategy":
         prepare_for_multi_worker(model, run.val_set)  # not the training set: a first iterator would advance its shuffle
     checkpoint = EpochCheckpoint(run.run_dir / "backup", commits=placement.is_chief)
@@ -225,7 +233,7 @@ def start_record(config: TrainConfig, placement: Placement, run: PreparedRun, mo
     """The run record (`run.json`) as training starts."""
     return {
         "config": config.to_dict(),
-        "model": {**config.model().to_dict(), "parameters": model.count_params()},
+        "model": {**config.model().to_dict(), "parameters": inference_model(model).count_params()},
         "data": run.split.summary(),
         "seed": config.seed,
         "strategy": {

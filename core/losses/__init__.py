@@ -7,6 +7,7 @@ saved model reloads with `keras.saving.load_model` once `core` is imported.
 from core.losses.combined import FocalDiceLoss, focal_dice_loss
 from core.losses.dice import DiceLoss, dice_loss, soft_dice
 from core.losses.focal import FocalLoss, focal_loss
+from core.losses.soft_target import soft_target_cross_entropy
 
 __all__ = [
     "DiceLoss",
@@ -16,4 +17,5 @@ __all__ = [
     "focal_dice_loss",
     "focal_loss",
     "soft_dice",
+    "soft_target_cross_entropy",
 ]

@@ -1,0 +1,59 @@
+"""Distillation: the student learns from the ground truth and a teacher's probabilities."""
+
+import json
+
+import numpy as np
+import pytest
+
+from core.cli import main
+from core.config import TrainConfig, model_config
+from core.distill import Distiller, DistillError
+from core.losses import focal_dice_loss, soft_target_cross_entropy
+from core.model import build_unet
+from core.model_io import load_model
+from core.train import compile_model
+from tests.helpers import tiny_train_args
+
+
+def test_the_training_loss_mixes_truth_and_teacher_and_validation_uses_the_truth_alone():
+    student = build_unet(model_config("tiny"), name="petseg_tiny")
+    teacher = build_unet(model_config("tiny"), name="teacher")
+    distiller = Distiller(student, teacher, weight=0.3)
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    labels = rng.integers(0, 3, (2, 32, 32)).astype("int32")
+    distiller(images)
+    compile_model(distiller, TrainConfig(preset="tiny"), 1)
+    predicted = distiller(images)
+    hard = float(np.mean(focal_dice_loss(labels, predicted)))
+    soft = float(np.mean(soft_target_cross_entropy(teacher(images), predicted)))
+    assert soft > 0 and abs(soft - hard) > 1e-3  # the two terms differ, so the mix is visible
+    training = float(distiller.compute_loss(images, labels, predicted, training=True))
+    assert training == pytest.approx(0.7 * hard + 0.3 * soft, rel=1e-5)
+    assert float(distiller.compute_loss(images, labels, predicted, training=False)) == pytest.approx(hard, rel=1e-5)
+
+
+def test_a_teacher_of_another_input_size_or_a_bad_weight_is_refused():
+    student = build_unet(model_config("tiny"))
+    with pytest.raises(DistillError, match="distil from a model of the same input size"):
+        Distiller(student, build_unet(model_config("tiny", input_size=64)), 0.5)
+    with pytest.raises(DistillError, match=r"weight must be in \[0, 1\]"):
+        Distiller(student, build_unet(model_config("tiny")), 1.5)
+
+
+@pytest.mark.slow
+def test_a_distilled_run_ships_only_the_student_and_resumes(tmp_path, tiny_dataset, tiny_model_path, capsys):
+    args = [*tiny_train_args(tiny_dataset, tmp_path, epochs=1, batch_size=4), "--teacher", str(tiny_model_path)]
+    assert main(args) == 0
+    shipped = load_model(tmp_path / "model.keras")
+    assert shipped.name == "petseg_tiny" and shipped.count_params() == build_unet(model_config("tiny")).count_params()
+    record = json.loads((tmp_path / "run.json").read_text())
+    assert record["config"]["teacher"] == str(tiny_model_path) and record["config"]["distill_weight"] == 0.5
+    assert record["model"]["parameters"] == shipped.count_params()
+    capsys.readouterr()
+    assert (
+        main([*tiny_train_args(tiny_dataset, tmp_path, epochs=2, batch_size=4), "--teacher", str(tiny_model_path)]) == 0
+    )
+    assert "resuming after epoch 1 of 2" in capsys.readouterr().out
+    assert main([*args[:-2], "--teacher", str(tiny_model_path), "--distill-weight", "1.5"]) == 2
+    assert "error: distill_weight must be in [0, 1], got 1.5" in capsys.readouterr().err

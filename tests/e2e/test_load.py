@@ -18,6 +18,7 @@ from tests.helpers import synthetic_pet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SESSIONS = int(os.environ.get("PETSEG_LOAD_SESSIONS", "8"))
+READY = '[data-testid="stApp"][data-test-script-state="notRunning"]'  # the script has finished its run
 
 
 def peak_memory_mb(pid: int) -> float:
@@ -33,10 +34,14 @@ async def one_session(browser, url: str, photo_path, index: int) -> tuple[bytes,
     page = await context.new_page()
     started = time.perf_counter()
     await page.goto(url, timeout=180_000)  # eight sessions at once on two cores: correctness, not latency
-    await page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=180_000)
+    await page.wait_for_selector(READY, timeout=180_000)
     await page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo_path))
     await page.get_by_role("button", name="Download label map").wait_for(timeout=180_000)
     elapsed = time.perf_counter() - started
+    # The button shows while the run still goes on; a click then can hold a download id that the
+    # run replaces (Streamlit drops a session's deferred downloads when its next run starts, and
+    # another session's finished run collects them): the browser reports the download canceled.
+    await page.wait_for_selector(READY, timeout=180_000)
     assert await page.locator('[data-testid="stException"]').count() == 0
     assert await page.locator('[data-testid="stAlertContentError"]').count() == 0
     async with page.expect_download() as info:

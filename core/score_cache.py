@@ -45,8 +45,7 @@ def cached_score_images(segmenter: Segmenter, arrays: ArraySet, cache_dir: Path)
         return results
     results = score_images(segmenter, arrays)
     try:
-        if results:
-            _write(path, results)
+        _write(path, results)
     except OSError as error:
         warnings.warn(
             f"validation scores not cached in {cache_dir} ({error}); they are computed again next time", stacklevel=2
@@ -56,7 +55,7 @@ def cached_score_images(segmenter: Segmenter, arrays: ArraySet, cache_dir: Path)
 
 def _write(path: Path, results: list[ImageResult]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    keys = sorted(results[0].scores) if results else []
+    keys = sorted(results[0].scores)  # a split is never empty: load_split refuses one
     with atomic_path(path, suffix=".npz") as temporary:
         np.savez_compressed(
             temporary,
@@ -80,9 +79,7 @@ def _read(path: Path, arrays: ArraySet) -> list[ImageResult] | None:
                 [str(key) for key in stored["score_keys"]],
                 stored["disagreement"],
             )
-    except OSError:  # not there (or its folder cannot be read): compute it
-        return None
-    except Exception:  # noqa: BLE001 - a damaged file (zip or key errors): compute it again, replace it
+    except Exception:  # noqa: BLE001 - missing, unreadable or damaged (OS, zip, key errors): compute it again
         return None
     if len(predictions) != len(arrays) or predictions.shape[1:] != arrays.masks.shape[1:]:
         return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ STATE_PATTERN = re.compile(r"^epoch-(\d{4,})\.weights\.h5$")
 KEEP_STATES = 2
 """Committed states kept on disk: the newest, and the one before it in case the newest is damaged."""
 LEGACY_WEIGHTS, LEGACY_METADATA = "latest.weights.h5", "training_metadata.json"
+RUN_FILES = ("run.json", "history.csv", "model.keras")
+"""What a run folder needs besides its newest resume state to be resumed elsewhere."""
 
 
 @dataclass(frozen=True)
@@ -119,3 +122,31 @@ class EpochCheckpoint(keras.callbacks.Callback):
             if state.path.name == LEGACY_WEIGHTS:
                 for name in (LEGACY_METADATA, LEGACY_WEIGHTS + ".bkp", LEGACY_METADATA + ".bkp"):
                     (self.folder / name).unlink(missing_ok=True)
+
+
+def copy_resumable(run_dir: Path, dest: Path, attempts: int = 5) -> int:
+    """Copy what resuming `run_dir` needs (its run files and newest resume state, nothing older) into
+    `dest`, which then resumes as the run would: to move a run to another machine, or to keep it
+    beyond a machine that is about to go. Safe while the run trains: the copy is redone if an epoch
+    is committed during it, since each epoch ends with its history row, then its state, then the
+    kept model, a copy made while the newest state stays the same holds no model from a later epoch
+    (a history row past the state is dropped on resume). Returns the epochs the copy holds."""
+    run_dir, dest = Path(run_dir), Path(dest)
+    for _ in range(attempts):
+        states = saved_states(run_dir / "backup")
+        if not states:
+            raise FileNotFoundError(f"{run_dir / 'backup'} holds no resume state: is {run_dir} a training run folder?")
+        newest = states[0]
+        staged = dest.with_name(f".{dest.name}.copying")
+        shutil.rmtree(staged, ignore_errors=True)
+        (staged / "backup").mkdir(parents=True)
+        for name in RUN_FILES:
+            if (run_dir / name).exists():
+                shutil.copy2(run_dir / name, staged / name)
+        shutil.copy2(newest.path, state_path(staged / "backup", newest.epoch))
+        if saved_states(run_dir / "backup")[0] == newest:
+            shutil.rmtree(dest, ignore_errors=True)
+            staged.replace(dest)
+            return newest.epoch
+        shutil.rmtree(staged)
+    raise RuntimeError(f"{run_dir} committed {attempts} epochs while it was being copied; try again")

@@ -377,3 +377,49 @@ def test_train_config_refuses_values_outside_its_literals(field, value, message)
 
     with pytest.raises(ValueError, match=message):
         TrainConfig(**{field: value})
+
+
+def test_a_copy_of_the_resumable_state_resumes_elsewhere(tmp_path, trained_tiny_run, tiny_dataset, capsys):
+    """A run copied to another folder (another machine) resumes there after its last epoch."""
+    from core.checkpoint import copy_resumable
+
+    moved = tmp_path / "moved"
+    assert copy_resumable(trained_tiny_run, moved) == 3
+    assert sorted(path.name for path in moved.rglob("*") if path.is_file()) == [
+        "epoch-0003.weights.h5",
+        "history.csv",
+        "model.keras",
+        "run.json",
+    ]
+    assert main(tiny_train_args(tiny_dataset, moved, epochs=4, batch_size=4)) == 0
+    assert "resuming after epoch 3 of 4" in capsys.readouterr().out
+    assert [row["epoch"] for row in read_history(moved / "history.csv")] == [1, 2, 3, 4]
+    assert [row["loss"] for row in read_history(moved / "history.csv")][:3] == [
+        row["loss"] for row in read_history(trained_tiny_run / "history.csv")
+    ]
+
+
+def test_a_copy_made_while_an_epoch_is_committed_is_made_again(tmp_path, monkeypatch):
+    """The run commits epoch 3 while epoch 2 is being copied: the copy starts over and holds epoch 3."""
+    import shutil
+
+    from core import checkpoint
+
+    run = tmp_path / "run"
+    (run / "backup").mkdir(parents=True)
+    (run / "history.csv").write_text("epoch,loss\n1,1.0\n2,0.9\n")
+    (run / "model.keras").write_bytes(b"epoch 2")
+    checkpoint.state_path(run / "backup", 2).write_bytes(b"state 2")
+    real_copy = shutil.copy2
+
+    def copy_while_training(source, target):
+        if Path(source).name == "model.keras" and not checkpoint.state_path(run / "backup", 3).exists():
+            checkpoint.state_path(run / "backup", 3).write_bytes(b"state 3")
+            (run / "model.keras").write_bytes(b"epoch 3")
+        return real_copy(source, target)
+
+    monkeypatch.setattr(shutil, "copy2", copy_while_training)
+    assert checkpoint.copy_resumable(run, tmp_path / "copy") == 3
+    assert (tmp_path / "copy" / "model.keras").read_bytes() == b"epoch 3"
+    assert [path.name for path in (tmp_path / "copy" / "backup").iterdir()] == ["epoch-0003.weights.h5"]
+    assert not list(tmp_path.glob(".copy.copying"))

@@ -1,0 +1,34 @@
+"""Copy a training run's resumable state (run files and newest resume state) to another folder.
+
+Long runs outlive the machines they start on: park one in the repository before a session ends,
+and bring it back on the next machine, then resume with the same `train` command:
+
+    .venv/bin/python -m scripts.copy_run runs/large training/large   # park (safe while it trains)
+    .venv/bin/python -m scripts.copy_run training/large runs/large   # bring back, then resume
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from core.cli import start_tensorflow
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", type=Path, help="a training run folder (--out of train)")
+    parser.add_argument("dest", type=Path, help="where the copy goes (replaced)")
+    args = parser.parse_args()
+    start_tensorflow(verbose=False)  # core.checkpoint imports Keras: no C++ start-up lines
+    from core.checkpoint import copy_resumable
+
+    try:
+        epochs = copy_resumable(args.source, args.dest)
+    except (OSError, RuntimeError) as error:
+        raise SystemExit(f"error: {error}") from None
+    print(f"copied {args.source} after epoch {epochs} to {args.dest}")
+
+
+if __name__ == "__main__":
+    main()

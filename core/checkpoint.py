@@ -20,6 +20,7 @@ from pathlib import Path
 
 import keras
 
+from core.errors import PetSegError
 from core.files import atomic_path
 
 STATE_PATTERN = re.compile(r"^epoch-(\d{4,})\.weights\.h5$")
@@ -28,6 +29,10 @@ KEEP_STATES = 2
 LEGACY_WEIGHTS, LEGACY_METADATA = "latest.weights.h5", "training_metadata.json"
 RUN_FILES = ("run.json", "history.csv", "model.keras")
 """What a run folder needs besides its newest resume state to be resumed elsewhere."""
+
+
+class RunCopyError(PetSegError, RuntimeError):
+    """A run folder that holds no resume state, or one that kept committing epochs during a copy."""
 
 
 @dataclass(frozen=True)
@@ -127,15 +132,19 @@ class EpochCheckpoint(keras.callbacks.Callback):
 def copy_resumable(run_dir: Path, dest: Path, attempts: int = 5) -> int:
     """Copy what resuming `run_dir` needs (its run files and newest resume state, nothing older) into
     `dest`, which then resumes as the run would: to move a run to another machine, or to keep it
-    beyond a machine that is about to go. Safe while the run trains: the copy is redone if an epoch
-    is committed during it, since each epoch ends with its history row, then its state, then the
-    kept model, a copy made while the newest state stays the same holds no model from a later epoch
-    (a history row past the state is dropped on resume). Returns the epochs the copy holds."""
+    beyond a machine that is about to go. Returns the number of epochs the copy holds.
+
+    Safe while the run trains. Each epoch ends with its history row, then its state, then the kept
+    model; so a copy during which the newest state stayed the same holds no model from a later
+    epoch (a history row past the state is dropped on resume), and a copy during which an epoch was
+    committed is made again."""
     run_dir, dest = Path(run_dir), Path(dest)
     for _ in range(attempts):
         states = saved_states(run_dir / "backup")
         if not states:
-            raise FileNotFoundError(f"{run_dir / 'backup'} holds no resume state: is {run_dir} a training run folder?")
+            raise RunCopyError(
+                f"{run_dir / 'backup'} holds no resume state; pass a training run folder (train's --out)"
+            )
         newest = states[0]
         staged = dest.with_name(f".{dest.name}.copying")
         shutil.rmtree(staged, ignore_errors=True)
@@ -149,4 +158,4 @@ def copy_resumable(run_dir: Path, dest: Path, attempts: int = 5) -> int:
             staged.replace(dest)
             return newest.epoch
         shutil.rmtree(staged)
-    raise RuntimeError(f"{run_dir} committed {attempts} epochs while it was being copied; try again")
+    raise RunCopyError(f"{run_dir} committed {attempts} epochs while it was being copied; try again")

@@ -10,12 +10,14 @@ and bring it back on the next machine, then resume with the same `train` command
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from core.cli import start_tensorflow
+from core.cli import EXIT_ERROR, start_tensorflow
+from core.errors import PetSegError
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path, help="a training run folder (--out of train)")
     parser.add_argument("dest", type=Path, help="where the copy goes (replaced)")
@@ -25,10 +27,12 @@ def main() -> None:
 
     try:
         epochs = copy_resumable(args.source, args.dest)
-    except (OSError, RuntimeError) as error:
-        raise SystemExit(f"error: {error}") from None
+    except (PetSegError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
     print(f"copied {args.source} after epoch {epochs} to {args.dest}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

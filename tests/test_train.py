@@ -381,8 +381,10 @@ def test_train_config_refuses_values_outside_its_literals(field, value, message)
 
 def test_a_copy_of_the_resumable_state_resumes_elsewhere(tmp_path, trained_tiny_run, tiny_dataset, capsys):
     """A run copied to another folder (another machine) resumes there after its last epoch."""
-    from core.checkpoint import copy_resumable
+    from core.checkpoint import RunCopyError, copy_resumable
 
+    with pytest.raises(RunCopyError, match="holds no resume state; pass a training run folder"):
+        copy_resumable(tmp_path, tmp_path / "nothing")
     moved = tmp_path / "moved"
     assert copy_resumable(trained_tiny_run, moved) == 3
     assert sorted(path.name for path in moved.rglob("*") if path.is_file()) == [

@@ -14,9 +14,9 @@ import streamlit as st  # noqa: E402
 
 st.set_page_config(page_title="PetSeg", page_icon=":material/pets:", layout="wide")
 with st.spinner("Starting PetSeg: loading TensorFlow…"):  # seconds on a cold server; later runs find it imported
-    from dashboard import state  # noqa: E402
+    from dashboard import state, streamlit_fixes  # noqa: E402
 
-state.keep_compiled_models_between_reruns()
+streamlit_fixes.apply()
 
 navigation = st.navigation(
     [

@@ -18,25 +18,6 @@ from core.score_cache import cached_score_images
 from dashboard.settings import AppConfig
 
 
-def keep_compiled_models_between_reruns() -> None:
-    """Stop Streamlit from calling `keras.backend.clear_session()` after every script run.
-
-    Streamlit does it (`script_runner._clean_problem_modules`) for apps that build a model in
-    the script on every run. It also clears TensorFlow's kernel cache, so the first prediction of
-    every rerun re-instantiated the model's compiled function: 110-440 ms instead of 12-30 ms on a
-    451x300 photo, and the page showed that as the prediction's time. The dashboard builds no
-    model in its script (models are loaded once, in `_load_segmenter`), and imports no
-    matplotlib (the hook's other job), so the hook has nothing to do here."""
-    from streamlit.runtime.scriptrunner import script_runner
-
-    if hasattr(script_runner, "_clean_problem_modules"):  # tests/test_dashboard.py checks the pinned Streamlit has it
-        script_runner._clean_problem_modules = _keep_keras_session
-
-
-def _keep_keras_session() -> None:
-    """Replaces Streamlit's post-run clean-up; see `keep_compiled_models_between_reruns`."""
-
-
 def settings() -> AppConfig:
     """Read on every use, so a changed environment (and each test) is honoured without a restart."""
     return AppConfig.from_env()

@@ -39,8 +39,8 @@ async def one_session(browser, url: str, photo_path, index: int) -> tuple[bytes,
     await page.get_by_role("button", name="Download label map").wait_for(timeout=180_000)
     elapsed = time.perf_counter() - started
     # The button shows while the run still goes on; a click then can hold a download id that the
-    # run replaces (Streamlit drops a session's deferred downloads when its next run starts, and
-    # another session's finished run collects them): the browser reports the download canceled.
+    # run replaces (Streamlit drops a session's deferred downloads when its next run starts). A
+    # click after the run is safe even while the other sessions run: dashboard/streamlit_fixes.py.
     await page.wait_for_selector(READY, timeout=180_000)
     assert await page.locator('[data-testid="stException"]').count() == 0
     assert await page.locator('[data-testid="stAlertContentError"]').count() == 0

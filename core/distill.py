@@ -31,18 +31,32 @@ class Distiller(keras.Model):
                 f"the teacher takes {teacher.input_shape[1:]} images and the student {student.input_shape[1:]}: "
                 "distil from a model of the same input size"
             )
-        self.student, self.teacher, self.weight = student, teacher, float(weight)
-        self.teacher.trainable = False
+        teacher.trainable = False
+        self.student, self.weight = student, float(weight)
+        # Kept out of Keras' tracking, so the resume state (`save_weights`) holds the student and
+        # its optimizer only: the teacher is loaded from its own file, and half the state's size
+        # was its weights.
+        self._teacher = _Untracked(teacher)
 
     def call(self, images, training=False):
         return self.student(images, training=training)
+
+    def teacher_probabilities(self, images):
+        return self._teacher.model(images, training=False)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         hard = super().compute_loss(x, y, y_pred, sample_weight, training)
         if not training or self.weight == 0.0:
             return hard
-        soft = ops.mean(soft_target_cross_entropy(self.teacher(x, training=False), y_pred))
+        soft = ops.mean(soft_target_cross_entropy(self.teacher_probabilities(x), y_pred))
         return (1.0 - self.weight) * hard + self.weight * soft
+
+
+class _Untracked:
+    """Holds a model where Keras neither tracks nor saves it (it walks layers, lists and dicts)."""
+
+    def __init__(self, model: keras.Model) -> None:
+        self.model = model
 
 
 def inference_model(model: keras.Model) -> keras.Model:

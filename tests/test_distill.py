@@ -41,6 +41,31 @@ def test_a_teacher_of_another_input_size_or_a_bad_weight_is_refused():
         Distiller(student, build_unet(model_config("tiny")), 1.5)
 
 
+def test_the_resume_state_holds_the_student_and_its_optimizer_not_the_teacher(tmp_path):
+    """The teacher is loaded from its own file; in the state it doubled the size of each commit."""
+    rng = np.random.default_rng(1)
+    images = rng.uniform(0, 255, (4, 32, 32, 3)).astype("float32")
+    labels = rng.integers(0, 3, (4, 32, 32)).astype("int32")
+
+    def trained_distiller(teacher_width: int) -> Distiller:
+        student = build_unet(model_config("tiny"), name="petseg_tiny")
+        distiller = Distiller(student, build_unet(model_config("tiny", base_filters=teacher_width)), 0.5)
+        compile_model(distiller, TrainConfig(preset="tiny"), 1)
+        distiller.fit(images, labels, batch_size=4, epochs=1, verbose=0)
+        return distiller
+
+    distiller = trained_distiller(teacher_width=32)
+    distiller.save_weights(tmp_path / "state.weights.h5")
+    distiller.student.save_weights(tmp_path / "student.weights.h5")
+    state_size = (tmp_path / "state.weights.h5").stat().st_size
+    # The student's weights plus Adam's two moments: about three times the student, whatever the teacher.
+    assert state_size < 4 * (tmp_path / "student.weights.h5").stat().st_size
+    resumed = trained_distiller(teacher_width=8)  # another teacher's shapes do not matter to the state
+    resumed.load_weights(tmp_path / "state.weights.h5")
+    for saved, loaded in zip(distiller.student.weights, resumed.student.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(saved), np.asarray(loaded))
+
+
 @pytest.mark.slow
 def test_a_distilled_run_ships_only_the_student_and_resumes(tmp_path, tiny_dataset, tiny_model_path, capsys):
     args = [*tiny_train_args(tiny_dataset, tmp_path, epochs=1, batch_size=4), "--teacher", str(tiny_model_path)]

@@ -293,3 +293,21 @@ def test_reruns_keep_tensorflows_compiled_kernels(app_env, monkeypatch):
     assert not app.exception, app.exception
     assert [m.label for m in app.metric].count("Pet share") == 1
     assert cleared == []
+
+
+def test_a_second_model_is_offered_beside_the_default_and_used_once_chosen(app_env, tiny_model_path):
+    """The quality tier ships as models/petseg-large.keras beside the fast default."""
+    shutil.copy(tiny_model_path, app_env / "petseg-large.keras")  # untrained: its masks differ from the default's
+    app = started()
+    chooser = app.sidebar.selectbox(key="model")
+    assert chooser.options == ["petseg", "petseg-large"] and chooser.value == "petseg"
+    app.file_uploader(key="uploads").set_value(
+        [("cat.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg")]
+    ).run()
+    default_share = [m.value for m in app.metric if m.label == "Pet share"]
+    app.sidebar.selectbox(key="model").set_value("petseg-large").run()
+    assert not app.exception, app.exception
+    assert "petseg-large.keras" in " ".join(m.value for m in app.sidebar.markdown)
+    assert "No validation metrics saved beside this model." in [c.value for c in app.sidebar.caption]
+    large_share = [m.value for m in app.metric if m.label == "Pet share"]
+    assert len(large_share) == len(default_share) == 1 and large_share != default_share

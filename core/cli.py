@@ -119,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --teacher: the share of the loss that follows the teacher (0..1)",
     )
     train.add_argument(
+        "--teacher-tta",
+        action="store_true",
+        help="with --teacher: average the teacher's probabilities with its mirrored prediction (flip TTA)",
+    )
+    train.add_argument(
         "--strategy",
         choices=STRATEGIES,
         default="auto",
@@ -220,6 +225,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         init_from=args.init_from,
         teacher=args.teacher,
         distill_weight=args.distill_weight,
+        teacher_tta=args.teacher_tta,
         strategy=args.strategy,
         model_overrides=parse_overrides(args.arch),
     )

@@ -122,6 +122,8 @@ class TrainConfig:
     """Distil: train on a mix of the ground truth and this trained model's probabilities (`core.distill`)."""
     distill_weight: float = 0.5
     """With a teacher: the share of the loss that follows the teacher's probabilities."""
+    teacher_tta: bool = False
+    """With a teacher: average its probabilities with those of the mirrored batch (flip TTA)."""
     strategy: Strategy = "auto"
     """tf.distribute strategy: auto (from TF_CONFIG and the GPUs), default, mirrored, multi-worker."""
     model_overrides: dict[str, Any] = field(default_factory=dict)

@@ -3,7 +3,8 @@
 `Distiller` wraps the student; it predicts what the student predicts, so the compiled metrics
 score the student against the ground truth. While training, its loss is
 `(1 - weight) * focal_dice(truth, student) + weight * soft_target_cross_entropy(teacher, student)`,
-the teacher seeing the same augmented batch as the student. Validation loss is the plain
+the teacher seeing the same augmented batch as the student (optionally flip-averaged, as with
+`--tta`). Validation loss is the plain
 focal + Dice loss against the ground truth, so epochs and runs compare as before. Only the
 student is ever saved as a model (`inference_model`).
 """
@@ -15,6 +16,7 @@ from keras import ops
 
 from core.errors import PetSegError
 from core.losses.soft_target import soft_target_cross_entropy
+from core.predict import flip_averaged
 
 
 class DistillError(PetSegError, ValueError):
@@ -22,7 +24,9 @@ class DistillError(PetSegError, ValueError):
 
 
 class Distiller(keras.Model):
-    def __init__(self, student: keras.Model, teacher: keras.Model, weight: float, **kwargs) -> None:
+    def __init__(
+        self, student: keras.Model, teacher: keras.Model, weight: float, teacher_tta: bool = False, **kwargs
+    ) -> None:
         super().__init__(name=f"{student.name}_distilled", **kwargs)
         if not 0.0 <= weight <= 1.0:
             raise DistillError(f"distillation weight must be in [0, 1], got {weight}")
@@ -32,7 +36,7 @@ class Distiller(keras.Model):
                 "distil from a model of the same input size"
             )
         teacher.trainable = False
-        self.student, self.weight = student, float(weight)
+        self.student, self.weight, self.teacher_tta = student, float(weight), bool(teacher_tta)
         # Kept out of Keras' tracking, so the resume state (`save_weights`) holds the student and
         # its optimizer only: the teacher is loaded from its own file, and half the state's size
         # was its weights.
@@ -42,6 +46,10 @@ class Distiller(keras.Model):
         return self.student(images, training=training)
 
     def teacher_probabilities(self, images):
+        """The teacher's probabilities; with `teacher_tta`, averaged with its mirrored prediction
+        (flip test-time augmentation: a better teacher, at twice its compute)."""
+        if self.teacher_tta:
+            return flip_averaged(self._teacher.model, images)
         return self._teacher.model(images, training=False)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):

@@ -144,6 +144,7 @@ def _check_resumable(run_dir: Path, config: TrainConfig) -> None:
         "keep",
         "teacher",
         "distill_weight",
+        "teacher_tta",
     )
     changed = [key for key in keys if key in previous and previous[key] != config.to_dict()[key]]
     if changed:
@@ -216,7 +217,7 @@ def build_model(
         if config.init_from:
             load_initial_weights(model, Path(config.init_from))
         if config.teacher:
-            model = Distiller(model, load_model(Path(config.teacher)), config.distill_weight)
+            model = Distiller(model, load_model(Path(config.teacher)), config.distill_weight, config.teacher_tta)
             model(next(iter(run.val_set))[0])  # builds the wrapper before its state is restored
         compile_model(model, config, run.steps)
     if placement.kind == "MultiWorkerMirroredStrategy":

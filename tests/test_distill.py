@@ -33,6 +33,17 @@ def test_the_training_loss_mixes_truth_and_teacher_and_validation_uses_the_truth
     assert float(distiller.compute_loss(images, labels, predicted, training=False)) == pytest.approx(hard, rel=1e-5)
 
 
+def test_a_flip_averaged_teacher_teaches_the_mean_of_the_batch_and_its_mirror():
+    teacher = build_unet(model_config("tiny"), name="teacher")
+    images = np.random.default_rng(2).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    plain = Distiller(build_unet(model_config("tiny")), teacher, 0.5).teacher_probabilities(images)
+    averaged = Distiller(build_unet(model_config("tiny")), teacher, 0.5, teacher_tta=True).teacher_probabilities(images)
+    mirrored = np.asarray(teacher(images[:, :, ::-1]))[:, :, ::-1]
+    np.testing.assert_allclose(np.asarray(plain), np.asarray(teacher(images)), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(averaged), (np.asarray(plain) + mirrored) / 2, atol=1e-5)
+    assert np.abs(np.asarray(averaged) - np.asarray(plain)).max() > 1e-3  # the mirror's view changes it
+
+
 def test_a_teacher_of_another_input_size_or_a_bad_weight_is_refused():
     student = build_unet(model_config("tiny"))
     with pytest.raises(DistillError, match="distil from a model of the same input size"):
@@ -68,17 +79,19 @@ def test_the_resume_state_holds_the_student_and_its_optimizer_not_the_teacher(tm
 
 @pytest.mark.slow
 def test_a_distilled_run_ships_only_the_student_and_resumes(tmp_path, tiny_dataset, tiny_model_path, capsys):
-    args = [*tiny_train_args(tiny_dataset, tmp_path, epochs=1, batch_size=4), "--teacher", str(tiny_model_path)]
+    teacher = ["--teacher", str(tiny_model_path), "--teacher-tta"]
+    args = [*tiny_train_args(tiny_dataset, tmp_path, epochs=1, batch_size=4), *teacher]
     assert main(args) == 0
     shipped = load_model(tmp_path / "model.keras")
     assert shipped.name == "petseg_tiny" and shipped.count_params() == build_unet(model_config("tiny")).count_params()
     record = json.loads((tmp_path / "run.json").read_text())
     assert record["config"]["teacher"] == str(tiny_model_path) and record["config"]["distill_weight"] == 0.5
+    assert record["config"]["teacher_tta"] is True
     assert record["model"]["parameters"] == shipped.count_params()
     capsys.readouterr()
-    assert (
-        main([*tiny_train_args(tiny_dataset, tmp_path, epochs=2, batch_size=4), "--teacher", str(tiny_model_path)]) == 0
-    )
+    assert main([*tiny_train_args(tiny_dataset, tmp_path, epochs=2, batch_size=4), *teacher]) == 0
     assert "resuming after epoch 1 of 2" in capsys.readouterr().out
-    assert main([*args[:-2], "--teacher", str(tiny_model_path), "--distill-weight", "1.5"]) == 2
+    assert main([*tiny_train_args(tiny_dataset, tmp_path, epochs=3, batch_size=4), *teacher[:2]]) == 2
+    assert "teacher_tta: True -> False" in capsys.readouterr().err
+    assert main([*args, "--distill-weight", "1.5"]) == 2
     assert "error: distill_weight must be in [0, 1], got 1.5" in capsys.readouterr().err

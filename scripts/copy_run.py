@@ -3,8 +3,8 @@
 Long runs outlive the machines they start on: park one in the repository before a session ends,
 and bring it back on the next machine, then resume with the same `train` command:
 
-    .venv/bin/python -m scripts.copy_run runs/large training/large   # park (safe while it trains)
-    .venv/bin/python -m scripts.copy_run training/large runs/large   # bring back, then resume
+    .venv/bin/python -m scripts.copy_run runs/distill training/distill   # park (safe while it trains)
+    .venv/bin/python -m scripts.copy_run training/distill runs/distill   # bring back, then resume
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
-"""The model shipped in models/: loads, stays above a quality floor, and its card tells the truth."""
+"""The models shipped in models/: each loads, stays above a quality floor, and its card tells the truth."""
 
 import json
 import re
+from dataclasses import dataclass
 
 import keras
 import pytest
 
+from core.catalog import list_models
 from core.config import DEFAULT_MODEL_PATH, MODELS_DIR
 from core.data import load_arrays
 from core.evaluate import evaluate_arrays
@@ -14,41 +16,71 @@ from core.predict import Segmenter
 from core.sample import sample_pairs
 from tests.helpers import assert_trimap, synthetic_pet
 
-# Just under what the shipped model scores on the bundled sample (see models/README.md), so a
-# broken, swapped or untrained model fails here.
-SAMPLE_FLOOR = {"pixel_accuracy": 0.89, "mean_iou": 0.735, "pet_iou": 0.88, "dice": 0.85}
+
+@dataclass(frozen=True)
+class Shipped:
+    name: str  # models/<name>.keras and its sidecars
+    preset: str
+    max_mb: float
+    # Just under what the model scores on the bundled sample (see models/README.md), so a broken,
+    # swapped or untrained model fails here.
+    sample_floor: dict[str, float]
 
 
-@pytest.fixture(scope="module")
-def segmenter():
-    return Segmenter(DEFAULT_MODEL_PATH)
+SHIPPED = [
+    Shipped("petseg", "lean", 5, {"pixel_accuracy": 0.89, "mean_iou": 0.735, "pet_iou": 0.88, "dice": 0.85}),
+    Shipped("petseg-large", "large", 20, {"pixel_accuracy": 0.895, "mean_iou": 0.75, "pet_iou": 0.885, "dice": 0.85}),
+]
 
 
-def test_shipped_model_loads_and_is_small(segmenter):
-    assert segmenter.input_size == 128 and segmenter.model.name == "petseg_lean"
+def card_of(name: str) -> str:
+    """The section of models/README.md that is this model's card."""
+    text = (MODELS_DIR / "README.md").read_text()
+    sections = re.split(r"^(?=# Model card: )", text, flags=re.MULTILINE)
+    matching = [section for section in sections if section.startswith(f"# Model card: `{name}.keras`")]
+    assert len(matching) == 1, f"models/README.md has no (single) card for {name}.keras"
+    return matching[0]
+
+
+@pytest.fixture(scope="module", params=SHIPPED, ids=lambda shipped: shipped.name)
+def shipped(request) -> tuple[Shipped, Segmenter]:
+    return request.param, Segmenter(MODELS_DIR / f"{request.param.name}.keras")
+
+
+def test_every_model_in_models_is_one_of_these():
+    assert [entry.path.stem for entry in list_models(MODELS_DIR)] == [shipped.name for shipped in SHIPPED]
+    assert list_models(MODELS_DIR)[0].path == DEFAULT_MODEL_PATH  # the fast model stays the default
+
+
+def test_shipped_model_loads_is_folded_and_small(shipped):
+    spec, segmenter = shipped
+    assert segmenter.input_size == 128 and segmenter.model.name == f"petseg_{spec.preset}"
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in segmenter.model.layers), "not folded"
-    assert DEFAULT_MODEL_PATH.stat().st_size <= 5 * 2**20
+    assert (MODELS_DIR / f"{spec.name}.keras").stat().st_size <= spec.max_mb * 2**20
     assert_trimap(segmenter.segment(synthetic_pet(300, 200, seed=0)[0]).trimap, (300, 200))
 
 
-def test_shipped_model_quality_on_the_bundled_sample(segmenter):
+def test_shipped_model_quality_on_the_bundled_sample(shipped):
+    spec, segmenter = shipped
     arrays, report = load_arrays(sample_pairs(), segmenter.input_size)
     assert len(arrays) >= 24 and report.total == 0
     scores = evaluate_arrays(segmenter, arrays)
-    for key, floor in SAMPLE_FLOOR.items():
-        assert scores[key] >= floor, f"{key} {scores[key]:.4f} below the floor {floor}"
+    for key, floor in spec.sample_floor.items():
+        assert scores[key] >= floor, f"{spec.name}: {key} {scores[key]:.4f} below the floor {floor}"
 
 
-def test_metrics_file_agrees_with_the_card_and_the_history():
-    metrics = json.loads((MODELS_DIR / "petseg.metrics.json").read_text())
+@pytest.mark.parametrize("spec", SHIPPED, ids=lambda shipped: shipped.name)
+def test_metrics_file_agrees_with_the_card_and_the_history(spec):
+    metrics = json.loads((MODELS_DIR / f"{spec.name}.metrics.json").read_text())
     assert metrics["images"] == 1000 and metrics["input_size"] == 128
-    card = (MODELS_DIR / "README.md").read_text()
+    card = card_of(spec.name)
     for key in ("dice", "mean_iou", "pet_iou", "pixel_accuracy", "iou.pet", "iou.background", "iou.border", "loss"):
         row = re.search(rf"^\| `{re.escape(key)}` \| ([0-9.]+) \|", card, re.MULTILINE)
-        assert row, f"the card has no row for {key}"
+        assert row, f"the card of {spec.name} has no row for {key}"
         assert float(row.group(1)) == pytest.approx(metrics[key], abs=5e-4), key
-    rows = read_history(MODELS_DIR / "petseg.history.csv")
-    run = json.loads((MODELS_DIR / "petseg.run.json").read_text())
+    rows = read_history(MODELS_DIR / f"{spec.name}.history.csv")
+    run = json.loads((MODELS_DIR / f"{spec.name}.run.json").read_text())
+    assert run["config"]["preset"] == spec.preset
     kept = kept_epoch(rows, run["config"]["keep"])
     assert f"shipped weights: epoch {int(kept['epoch'])} of {len(rows)}" in card
     assert f"lowest validation loss: epoch {int(best_epoch(rows)['epoch'])}" in card.lower()

@@ -4,9 +4,8 @@
 score the student against the ground truth. While training, its loss is
 `(1 - weight) * focal_dice(truth, student) + weight * soft_target_cross_entropy(teacher, student)`,
 the teacher seeing the same augmented batch as the student (optionally flip-averaged, as with
-`--tta`). Validation loss is the plain
-focal + Dice loss against the ground truth, so epochs and runs compare as before. Only the
-student is ever saved as a model (`inference_model`).
+`--tta`). Validation loss is the plain focal + Dice loss against the ground truth, so epochs and
+runs compare as before. Only the student is ever saved as a model (`inference_model`).
 """
 
 from __future__ import annotations

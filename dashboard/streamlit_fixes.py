@@ -10,6 +10,7 @@ import functools
 
 # Where a clicked download's generated file is referenced: beside the button's own coordinates.
 DOWNLOAD_SLOT_SUFFIX = "/clicked-download"
+_MANAGER_INTERNALS = ("_lock", "_deferred_callables", "_files_by_session_and_coord", "_file_metadata")
 
 
 def apply() -> None:
@@ -49,9 +50,13 @@ def keep_clicked_downloads() -> None:
     button's: it lives while the page that shows the button does; that session's next run clears
     its references as usual, and the sweeps then collect the file."""
     from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
-    original = MediaFileManager.execute_deferred
-    if getattr(original, "keeps_clicked_downloads", False):
+    original = getattr(MediaFileManager, "execute_deferred", None)
+    if original is None or getattr(original, "keeps_clicked_downloads", False):
+        return
+    probe = MediaFileManager(MemoryMediaFileStorage("/media"))
+    if not all(hasattr(probe, name) for name in _MANAGER_INTERNALS):
         return
 
     @functools.wraps(original)

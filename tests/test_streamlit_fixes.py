@@ -96,3 +96,10 @@ def test_a_closed_session_gets_no_reference_back(fixed, sessions):
     sessions.run_with_button("bob")
     assert not sessions.stored(generated)
     assert "alice" not in sessions.manager._files_by_session_and_coord
+
+
+def test_a_streamlit_without_these_internals_is_left_alone(unfixed, monkeypatch):
+    monkeypatch.setattr(streamlit_fixes, "_MANAGER_INTERNALS", ("_no_such_attribute",))
+    before = mfm.MediaFileManager.execute_deferred
+    streamlit_fixes.keep_clicked_downloads()
+    assert mfm.MediaFileManager.execute_deferred is before

@@ -23,6 +23,7 @@ SCORE_HELP = {
     "pixel_accuracy": "Share of pixels whose class is right.",
 }
 SCORE_LABELS = {"dice": "Dice", "mean_iou": "Mean IoU", "pet_iou": "Pet IoU", "pixel_accuracy": "Pixel accuracy"}
+# The sort control's choices: (field of `core.gallery.SORT_FIELDS`, descending).
 SORT_ORDERS = {
     "Worst Dice first": ("dice", False),
     "Best Dice first": ("dice", True),
@@ -30,7 +31,6 @@ SORT_ORDERS = {
     "Suspect labels first": ("confident_disagreement", True),
     "Name": ("name", False),
 }
-"""The sort control's choices: (field of `core.gallery.SORT_FIELDS`, descending)."""
 SPECIES = ["all", "cat", "dog"]
 PAGE_SIZES = [6, 12, 24, 48]
 

@@ -25,6 +25,5 @@ navigation = st.navigation(
         st.Page("views/history.py", title="Training history", icon=":material/monitoring:"),
     ]
 )
-with st.spinner("Loading the model…"):  # in the main area: a cold start takes several seconds
-    state.model_panel()
+state.model_panel()  # a cold start shows the model loader's own "Loading the model…" in the main area
 navigation.run()

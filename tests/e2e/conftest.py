@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -63,30 +65,36 @@ def e2e_models() -> Path:
     return MODELS_DIR
 
 
-@pytest.fixture(scope="session")
-def streamlit_server(e2e_models, tiny_dataset, tmp_path_factory):
-    """Yields (base URL, process); the server's log goes to test-artifacts/streamlit.log."""
+@contextmanager
+def serving(env: dict[str, str], log_name: str = "streamlit.log") -> Iterator[tuple[str, subprocess.Popen]]:
+    """A fresh server (its own caches: a cold start) with `env`; yields (base URL, process) once
+    healthy; its log goes to test-artifacts/`log_name`."""
     port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
-    log = open(ARTIFACTS / "streamlit.log", "w")
+    with open(ARTIFACTS / log_name, "w") as log:
+        process = start_server(port, {**os.environ, **env}, stdout=log)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_healthy(url, process)
+            yield url, process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(e2e_models, tiny_dataset, tmp_path_factory):
+    """One server for the session's browser tests: yields (base URL, process)."""
     env = {
-        **os.environ,
         "PETSEG_MODELS_DIR": str(e2e_models),
         "PETSEG_DATA_DIR": str(tiny_dataset),
         "PETSEG_RUNS_DIR": str(tmp_path_factory.mktemp("no-runs")),
     }
-    process = start_server(port, env, stdout=log)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, process)
-        yield url, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+    with serving(env) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

@@ -4,10 +4,42 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import ARTIFACTS, assert_no_exception, wait_for_script
+from tests.e2e.conftest import ARTIFACTS, assert_no_exception, serving, wait_for_script
 from tests.helpers import synthetic_pet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+# Records every spinner's text each time the page changes: the most shown at once, per text.
+RECORD_SPINNERS = """
+window.spinnersAtOnce = {};
+new MutationObserver(() => {
+  const counts = {};
+  for (const spinner of document.querySelectorAll('[data-testid="stSpinner"]')) {
+    const text = spinner.innerText.trim();
+    counts[text] = (counts[text] || 0) + 1;
+  }
+  for (const [text, count] of Object.entries(counts)) {
+    window.spinnersAtOnce[text] = Math.max(window.spinnersAtOnce[text] || 0, count);
+  }
+}).observe(document, {childList: true, subtree: true, characterData: true});
+"""
+
+
+def test_a_cold_start_says_what_it_is_loading_once(e2e_models, tiny_dataset, browser, tmp_path):
+    """A fresh server's first visitor waits for TensorFlow, then the model: one message for each."""
+    env = {"PETSEG_MODELS_DIR": str(e2e_models), "PETSEG_DATA_DIR": str(tiny_dataset),
+           "PETSEG_RUNS_DIR": str(tmp_path)}  # fmt: skip
+    with serving(env, "streamlit-cold.log") as (url, _):
+        page = browser.new_page()
+        page.add_init_script(RECORD_SPINNERS)
+        page.goto(url)
+        page.get_by_text("Upload a photo of your cat or dog").wait_for(timeout=120_000)
+        wait_for_script(page)
+        shown = page.evaluate("window.spinnersAtOnce")
+        assert shown.get("Starting PetSeg: loading TensorFlow…") == 1, shown
+        assert shown.get("Loading the model…") == 1, shown
+        assert_no_exception(page)
+        page.close()
 
 
 def test_upload_gallery_history_in_a_real_browser(streamlit_server, browser, tmp_path):

@@ -1,6 +1,6 @@
 """Cut-out quality and speed: the old mask vs the `fast` and `matting` mattes, in one run.
 
-    python -m bench.cutout [--data-dir ../shared/data/oxford-iiit-pet] [--model models/petseg.keras]
+    python -m bench.cutout [--data-dir ../shared/data/oxford-iiit-pet] [--model models/petseg.keras ...] [--tta]
 
 1. Binary quality at the photo's own resolution, on the validation pairs that keep their
    original aspect (not in `annotations/square_128.txt`): IoU of pet vs background, leaving out
@@ -11,7 +11,11 @@
    another validation photo, scaled to cover), so the true alpha is exactly the pet's mask; SAD
    (sum of |alpha - truth| / 1000 per image) and MSE of the alpha, for the three.
 3. Time on this CPU for a 12-megapixel photo: photo -> mask (the plain path), -> `fast` cut-out,
-   -> `matting` cut-out (the RGBA image; PNG encoding reported apart), medians.
+   -> `matting` cut-out (the RGBA image; PNG encoding reported apart), medians; first model only,
+   skipped with `--repeats 0`.
+
+Several `--model`s and `--tta` (each model also with flip test-time augmentation) put the shipped
+tiers side by side in one table.
 """
 
 from __future__ import annotations
@@ -148,24 +152,39 @@ def speed(segmenter: Segmenter, photo_path: Path, repeats: int) -> dict[str, flo
     return figures
 
 
+def segmenters(models: list[Path], tta: bool) -> dict[str, Segmenter]:
+    """Each model, and with `tta` each model again with flip TTA (the same weights), by row label."""
+    found = {}
+    for path in models:
+        plain = Segmenter(path).warm_up()
+        found[path.name] = plain
+        if tta:
+            found[f"{path.name} + TTA"] = Segmenter(path, model=plain.model, tta=True).warm_up()
+    return found
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/oxford-iiit-pet"))
-    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--model", type=Path, nargs="+", default=[DEFAULT_MODEL_PATH])
+    parser.add_argument("--tta", action="store_true", help="also each model with flip test-time augmentation")
+    parser.add_argument("--repeats", type=int, default=5, help="timing repeats; 0 skips the 12 MP timing")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N native-aspect pairs")
     args = parser.parse_args()
-    segmenter = Segmenter(args.model).warm_up()
     pairs = native_validation_pairs(args.data_dir)[: args.limit]
-    print(f"{len(pairs)} native-aspect validation pairs from {args.data_dir}, model {args.model}")
-    print("| method | IoU at photo size (border left out) | composite SAD/1000 | composite MSE |")
-    print("|---|---:|---:|---:|")
-    for method, scores in quality(segmenter, pairs).items():
-        print(f"| {method} | {scores['iou']:.4f} | {scores['sad']:.3f} | {scores['mse']:.4f} |")
-    print("\n12-megapixel photo (4000x3000 JPEG), median seconds:")
-    figures = speed(segmenter, pairs[0].image, args.repeats)
-    for name, seconds in figures.items():
-        print(f"  {name:<42} {seconds * 1000:7.0f} ms  ({seconds / figures['mask']:.1f}x the mask)")
+    models = segmenters(args.model, args.tta)
+    print(f"{len(pairs)} native-aspect validation pairs from {args.data_dir}")
+    print("| model | method | IoU at photo size (border left out) | composite SAD/1000 | composite MSE |")
+    print("|---|---|---:|---:|---:|")
+    for label, segmenter in models.items():
+        for method, scores in quality(segmenter, pairs).items():
+            print(f"| {label} | {method} | {scores['iou']:.4f} | {scores['sad']:.3f} | {scores['mse']:.4f} |")
+    if args.repeats > 0:
+        label, segmenter = next(iter(models.items()))
+        print(f"\n12-megapixel photo (4000x3000 JPEG), {label}, median seconds:")
+        figures = speed(segmenter, pairs[0].image, args.repeats)
+        for name, seconds in figures.items():
+            print(f"  {name:<42} {seconds * 1000:7.0f} ms  ({seconds / figures['mask']:.1f}x the mask)")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ dynamic-range quantised weights (about 4x smaller).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
 from pathlib import Path
 
@@ -108,5 +110,7 @@ def export_tflite(model_path: Path, out: Path, quantize: bool = False) -> Path:
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if quantize:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic-range: int8 weights, float activations
-    write_bytes(out, converter.convert())
+    with contextlib.redirect_stdout(io.StringIO()):  # Keras prints its temporary SavedModel's every variable
+        converted = converter.convert()
+    write_bytes(out, converted)
     return out

@@ -73,6 +73,9 @@ def test_tflite_agrees_with_keras(tmp_path, trained_tiny_run, photos, quantize, 
     out = tmp_path / ("q.tflite" if quantize else "f.tflite")
     args = ["export", "--model", str(model_path), "--format", "tflite", "--out", str(out)]
     assert main(args + (["--quantize"] if quantize else [])) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"exported {model_path} as tflite to {out} ({out.stat().st_size / 2**20:.1f} MB)"
+    ]
     interpreter = tf.lite.Interpreter(model_path=str(out))
     interpreter.allocate_tensors()
     (source,), (target,) = interpreter.get_input_details(), interpreter.get_output_details()

@@ -12,6 +12,7 @@ from tests.helpers import jpeg_bytes, synthetic_pet
 
 APP = "../dashboard/app.py"
 TIMEOUT = 120
+LEGEND = "border: the outline band the dataset's annotators left undecided"
 
 
 @pytest.fixture
@@ -68,7 +69,7 @@ def test_example_photo_and_views(app_env):
     assert not app.exception and [m.label for m in app.metric].count("Pet share") == 1
     assert "Scores against the ground truth" in texts(app)  # a validation image: its annotation and scores
     assert len(app.get("image")) == 4  # photo, mask, overlay side by side, and the ground truth
-    assert "border: the outline band the dataset's annotators left undecided" in texts(app)
+    assert LEGEND in texts(app)
     assert {toggle.key for toggle in app.sidebar.toggle} == {"cleanup", "tta"}  # beside the results, not above them
     assert image_captions(app)[:3] == ["Photo", "Mask", "Overlay"]
     shown = {}
@@ -77,6 +78,7 @@ def test_example_photo_and_views(app_env):
         assert not app.exception
         captions = image_captions(app)
         assert len(captions) == 2 and captions[0].startswith(view) and captions[1].startswith("Ground truth"), captions
+        assert LEGEND in texts(app)  # the ground truth is in colour beside every view
         shown[view] = image_urls(app)[0]
     assert captions[0].startswith("Cut-out (matting, edges refined in")
     app.segmented_control(key="view").set_value("Overlay").run()
@@ -109,8 +111,10 @@ def test_cut_out_view_refines_edges_on_each_background_and_offers_its_downloads(
     app.file_uploader(key="uploads").set_value(
         [("cat.jpg", jpeg_bytes(synthetic_pet(90, 60, seed=1)[0]), "image/jpeg")]
     ).run()
+    assert LEGEND in texts(app)
     app.segmented_control(key="view").set_value("Cut-out").run()
     assert not app.exception, app.exception
+    assert LEGEND not in texts(app)  # no class colours on the page
     keys = {button.key for button in app.get("download_button")}
     assert {"download-0-cat_cutout.png", "download-0-cat_alpha.png", "download-0-cat_mask.png"} <= keys
     assert [b.label for b in app.get("download_button")] == [

@@ -128,8 +128,10 @@ def run() -> None:
         help="Bundled validation images the model never trained on.",
     )
     display = display_choices()
-    items: list[tuple[str, bytes]] = [(upload.name, upload.getvalue()) for upload in uploads or []]
     example_pair = examples.get(example)
+    if display.view != "Cut-out" or example_pair is not None:  # a cut-out alone shows no class colours
+        show_legend()
+    items: list[tuple[str, bytes]] = [(upload.name, upload.getvalue()) for upload in uploads or []]
     if example_pair is not None:
         if items:
             st.info(
@@ -177,7 +179,7 @@ def run() -> None:
 
 
 def display_choices() -> Display:
-    """The view control, the sidebar's options and the colour legend."""
+    """The view control and the sidebar's options."""
     view = (
         st.segmented_control(
             "View",
@@ -189,6 +191,11 @@ def display_choices() -> Display:
         or VIEWS[0]
     )
     cleanup, tta, alpha, cutout = display_controls(view)
+    return Display(view, cleanup, tta, alpha, cutout)
+
+
+def show_legend() -> None:
+    """What the mask's colours mean."""
     legend = " ".join(
         f'<span style="display:inline-block;width:0.9em;height:0.9em;background:rgb{tuple(int(c) for c in colour)};'
         f'border-radius:2px;margin:0 0.3em 0 0.8em"></span>{name}'
@@ -197,7 +204,6 @@ def display_choices() -> Display:
     st.markdown(
         f"{legend}: the outline band the dataset's annotators left undecided (fur, whiskers)", unsafe_allow_html=True
     )
-    return Display(view, cleanup, tta, alpha, cutout)
 
 
 def show_views(result: Segmentation, data: bytes, name: str, display: Display) -> Matte | None:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import gallery
 from core.catalog import ModelEntry, list_models, preset_of
+from core.config import DEFAULT_MODEL_PATH
 from core.evaluate import ImageResult
 from core.imaging import Photo
 from core.matte import Matte, compute_matte
@@ -93,13 +94,28 @@ def gallery_results(data_dir: Path) -> tuple[gallery.GallerySource, list[ImageRe
     return _gallery(str(entry.path), entry.mtime(), str(data_dir))
 
 
+def model_choice(entry: ModelEntry) -> str:
+    """The selector's text for a model: its name, whether it is the default, its validation mean IoU."""
+    name = f"{entry.label} (default)" if entry.path.name == DEFAULT_MODEL_PATH.name else entry.label
+    metrics = entry.metrics() or {}
+    return f"{name} · val. mIoU {metrics['mean_iou']:.3f}" if "mean_iou" in metrics else name
+
+
 def model_panel() -> None:
     """Sidebar: model selector (when there are several), architecture and validation scores."""
     sidebar = st.sidebar
     sidebar.header("Model")
     entries = models()
     if len(entries) > 1:
-        sidebar.selectbox("Model file", [entry.label for entry in entries], key="model")
+        by_label = {entry.label: entry for entry in entries}
+        sidebar.selectbox(
+            "Model file",
+            list(by_label),
+            key="model",
+            format_func=lambda label: model_choice(by_label[label]),
+            help=f"The model files in {settings().models_dir}. The default is the fastest; a larger model "
+            "takes longer per photo. models/README.md describes each.",
+        )
     entry = selected_model()
     if entry is None:
         sidebar.error(f"No model in {settings().models_dir}")

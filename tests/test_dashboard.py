@@ -304,7 +304,7 @@ def test_a_second_model_is_offered_beside_the_default_and_used_once_chosen(app_e
     shutil.copy(tiny_model_path, app_env / "petseg-large.keras")  # untrained: its masks differ from the default's
     app = started()
     chooser = app.sidebar.selectbox(key="model")
-    assert chooser.options == ["petseg", "petseg-large"] and chooser.value == "petseg"
+    assert chooser.options == ["petseg (default) · val. mIoU 0.400", "petseg-large"] and chooser.value == "petseg"
     app.file_uploader(key="uploads").set_value(
         [("cat.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg")]
     ).run()

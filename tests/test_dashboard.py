@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.legend import BORDER_MEANING
 from tests.helpers import jpeg_bytes, synthetic_pet
 
 APP = "../dashboard/app.py"
 TIMEOUT = 120
-LEGEND = "border: the outline band the dataset's annotators left undecided"
+LEGEND = f"border: {BORDER_MEANING}"
 
 
 @pytest.fixture
@@ -158,6 +159,7 @@ def test_gallery_page_scores_and_filters(app_env):
     assert labels[:5] == ["Images", "Dice", "Mean IoU", "Pet IoU", "Pixel accuracy"]
     assert app.metric[0].value == "2"
     assert "Dice" in " ".join(c.value for c in app.caption)
+    assert LEGEND in texts(app)  # the ground truth and prediction columns are in class colours
     app.selectbox(key="order").set_value("Name").run()
     assert not app.exception
     assert row_stems(app) == sorted(row_stems(app)) and len(row_stems(app)) == 2

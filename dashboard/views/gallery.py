@@ -13,6 +13,7 @@ from core.labels import to_trimap
 from core.render import colourise, overlay
 from dashboard import state
 from dashboard.charts import confusion_figure
+from dashboard.legend import show_legend
 from dashboard.paging import page_count, page_of
 
 SCORE_HELP = {
@@ -59,6 +60,7 @@ def run() -> None:
     show_summary(chosen)
     pages = page_count(len(chosen), per_page)
     page = page_picker("top", pages)
+    show_legend()
     header = st.columns(4)
     for column, title in zip(header, ("Image", "Ground truth", "Prediction", "Overlay")):
         column.markdown(f"**{title}**")

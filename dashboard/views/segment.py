@@ -16,7 +16,7 @@ from core.imaging import (
     load_trimap,
     resize_mask,
 )
-from core.labels import CLASS_COLOURS, CLASS_NAMES, to_class_index
+from core.labels import to_class_index
 from core.matte import Matte
 from core.metrics import image_scores
 from core.outputs import output_makers, output_stems, zip_outputs
@@ -24,6 +24,7 @@ from core.predict import Segmentation
 from core.render import Background, CutoutOptions, colourise, overlay, preview
 from core.sample import sample_pairs
 from dashboard import state
+from dashboard.legend import show_legend
 
 VIEWS = ["Side by side", "Overlay", "Mask", "Cut-out"]
 REFINE_LABELS = {"Matting (fur, 0.1-2 s)": "matting", "Fast": "fast"}
@@ -192,18 +193,6 @@ def display_choices() -> Display:
     )
     cleanup, tta, alpha, cutout = display_controls(view)
     return Display(view, cleanup, tta, alpha, cutout)
-
-
-def show_legend() -> None:
-    """What the mask's colours mean."""
-    legend = " ".join(
-        f'<span style="display:inline-block;width:0.9em;height:0.9em;background:rgb{tuple(int(c) for c in colour)};'
-        f'border-radius:2px;margin:0 0.3em 0 0.8em"></span>{name}'
-        for name, colour in zip(CLASS_NAMES, CLASS_COLOURS)
-    )
-    st.markdown(
-        f"{legend}: the outline band the dataset's annotators left undecided (fur, whiskers)", unsafe_allow_html=True
-    )
 
 
 def show_views(result: Segmentation, data: bytes, name: str, display: Display) -> Matte | None:

@@ -84,3 +84,17 @@ def test_metrics_file_agrees_with_the_card_and_the_history(spec):
     kept = kept_epoch(rows, run["config"]["keep"])
     assert f"shipped weights: epoch {int(kept['epoch'])} of {len(rows)}" in card
     assert f"lowest validation loss: epoch {int(best_epoch(rows)['epoch'])}" in card.lower()
+
+
+def test_the_readme_table_agrees_with_the_metrics_files():
+    """The README's tiers table (its columns: default, large) shows the metrics files to 3 places."""
+    readme = (MODELS_DIR.parent / "README.md").read_text()
+    rows = {"Dice": "dice", "mean IoU": "mean_iou", "pet IoU": "pet_iou", "pixel accuracy": "pixel_accuracy",
+            "validation loss": "loss"}  # fmt: skip
+    for shipped, column in zip(SHIPPED, (1, 2)):
+        metrics = json.loads((MODELS_DIR / f"{shipped.name}.metrics.json").read_text())
+        for label, key in rows.items():
+            row = re.search(rf"^\| {label}\b[^|]*((?:\|[^|\n]*)+)\|$", readme, re.MULTILINE)
+            assert row, f"README.md's tiers table has no row for {label}"
+            shown = row.group(1).split("|")[column].strip()
+            assert shown == f"{metrics[key]:.3f}", f"README.md shows {label} {shown} for {shipped.name}"

@@ -6,14 +6,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, start_server, wait_healthy  # noqa: E402
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, serving  # noqa: E402
 
 
 def main() -> None:
@@ -23,12 +22,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     args = parser.parse_args()
     args.out.mkdir(exist_ok=True)
-    port = free_port()
-    env = {**os.environ, "PETSEG_DATA_DIR": str(args.data_dir)}
-    server = start_server(port, env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, server)
+    with serving({"PETSEG_DATA_DIR": str(args.data_dir)}, "screenshots-streamlit.log") as (url, _):
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as playwright:
@@ -64,9 +58,6 @@ def main() -> None:
             phone.wait_for_selector(ready)
             phone.screenshot(path=str(args.out / "segment-phone.png"))  # the first screen after an upload
             browser.close()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     print(f"screenshots in {args.out}")
 
 

@@ -86,14 +86,19 @@ def serving(env: dict[str, str], log_name: str = "streamlit.log") -> Iterator[tu
 
 
 @pytest.fixture(scope="session")
-def streamlit_server(e2e_models, tiny_dataset, tmp_path_factory):
-    """One server for the session's browser tests: yields (base URL, process)."""
-    env = {
+def e2e_env(e2e_models, tiny_dataset, tmp_path_factory) -> dict[str, str]:
+    """The served app's settings: the shipped models, the tiny dataset, no training runs."""
+    return {
         "PETSEG_MODELS_DIR": str(e2e_models),
         "PETSEG_DATA_DIR": str(tiny_dataset),
         "PETSEG_RUNS_DIR": str(tmp_path_factory.mktemp("no-runs")),
     }
-    with serving(env) as served:
+
+
+@pytest.fixture(scope="session")
+def streamlit_server(e2e_env):
+    """One server for the session's browser tests: yields (base URL, process)."""
+    with serving(e2e_env) as served:
         yield served
 
 

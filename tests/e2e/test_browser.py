@@ -25,19 +25,18 @@ new MutationObserver(() => {
 """
 
 
-def test_a_cold_start_says_what_it_is_loading_once(e2e_models, tiny_dataset, browser, tmp_path):
-    """A fresh server's first visitor waits for TensorFlow, then the model: one message for each."""
-    env = {"PETSEG_MODELS_DIR": str(e2e_models), "PETSEG_DATA_DIR": str(tiny_dataset),
-           "PETSEG_RUNS_DIR": str(tmp_path)}  # fmt: skip
-    with serving(env, "streamlit-cold.log") as (url, _):
+def test_a_cold_start_says_what_it_is_loading_once(e2e_env, browser):
+    """A fresh server's first visitor waits for TensorFlow, then the model: never the same message
+    twice at once (Streamlit shows a spinner only after 0.5 s, so a fast model load may show none)."""
+    with serving(e2e_env, "streamlit-cold.log") as (url, _):
         page = browser.new_page()
         page.add_init_script(RECORD_SPINNERS)
         page.goto(url)
         page.get_by_text("Upload a photo of your cat or dog").wait_for(timeout=120_000)
         wait_for_script(page)
         shown = page.evaluate("window.spinnersAtOnce")
-        assert shown.get("Starting PetSeg: loading TensorFlow…") == 1, shown
-        assert shown.get("Loading the model…") == 1, shown
+        assert shown.get("Starting PetSeg: loading TensorFlow…") == 1, shown  # importing it takes seconds
+        assert set(shown.values()) == {1}, shown
         assert_no_exception(page)
         page.close()
 

@@ -34,14 +34,13 @@ def cpu_bf16_flags() -> list[str]:
 
 
 def in_bfloat16(model):
-    """A copy of a functional model whose layers compute in bfloat16, but for the output layer,
-    which stays float32 (the probabilities), with the same (float32) weights."""
+    """A copy of a functional model whose layers compute in bfloat16, but for the output layers,
+    which stay float32 (the probabilities), with the same (float32) weights."""
     import keras
 
     config = model.get_config()
-    output = model.layers[-1].name
     for layer in config["layers"]:
-        if layer["class_name"] != "InputLayer" and layer["config"]["name"] != output:
+        if layer["class_name"] != "InputLayer" and layer["config"]["name"] not in model.output_names:
             layer["config"]["dtype"] = MIXED
     copy = keras.Model.from_config(config)
     copy.set_weights(model.get_weights())
@@ -53,7 +52,7 @@ def images_per_second(segmenters: dict[str, Any], seconds: float, rounds: int = 
     both see the same machine load."""
     from bench.measure import random_batch, rate
 
-    images, _ = random_batch(segmenters[next(iter(segmenters))].input_size, 32)
+    images, _ = random_batch(next(iter(segmenters.values())).input_size, 32)
     rates: dict[str, list[float]] = {name: [] for name in segmenters}
     for _ in range(rounds):
         for name, segmenter in segmenters.items():
@@ -61,12 +60,22 @@ def images_per_second(segmenters: dict[str, Any], seconds: float, rounds: int = 
     return {name: statistics.median(values) for name, values in rates.items()}
 
 
-def argmax_masks(segmenter, images, batch_size: int = 32):
+def scores_and_masks(segmenter, arrays, batch_size: int = 32):
+    """Validation metrics as `python -m core evaluate` gives them, and the argmax masks, from one
+    pass of predictions."""
     import numpy as np
 
-    return np.concatenate(
-        [segmenter.predict_arrays(images[i : i + batch_size]).argmax(-1) for i in range(0, len(images), batch_size)]
-    )
+    from core.evaluate import pooled_metrics
+
+    masks = []
+
+    def batches():
+        for start in range(0, len(arrays), batch_size):
+            probabilities = segmenter.predict_arrays(arrays.images[start : start + batch_size])
+            masks.append(probabilities.argmax(-1))
+            yield arrays.masks[start : start + batch_size], probabilities
+
+    return pooled_metrics(batches()), np.concatenate(masks)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -81,7 +90,6 @@ def main(argv: list[str] | None = None) -> None:
     import numpy as np
 
     from core import data
-    from core.evaluate import evaluate_arrays
     from core.predict import Segmenter
 
     flags = cpu_bf16_flags()
@@ -94,10 +102,9 @@ def main(argv: list[str] | None = None) -> None:
         split = data.load_split(args.data_dir, fp32.input_size, 1000, 1337, args.limit, need_train=False)
         segmenters = {"float32": fp32, "bfloat16": Segmenter(path, model=in_bfloat16(fp32.model))}
         speed = images_per_second(segmenters, args.seconds)
-        masks = {name: argmax_masks(s, split.val.images) for name, s in segmenters.items()}
-        agreement = float(np.mean(masks["float32"] == masks["bfloat16"]))
-        for name, segmenter in segmenters.items():
-            scores = evaluate_arrays(segmenter, split.val)
+        measured = {name: scores_and_masks(segmenter, split.val) for name, segmenter in segmenters.items()}
+        agreement = float(np.mean(measured["float32"][1] == measured["bfloat16"][1]))
+        for name, (scores, _) in measured.items():
             cells = " | ".join(f"{scores[key]:.4f}" for key in keys)
             same = "1" if name == "float32" else f"{agreement:.4f}"
             ratio = speed[name] / speed["float32"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,19 +16,26 @@ from core.metrics import METRIC_KEYS, batch_image_scores, scores_from_confusion,
 from core.predict import Segmenter
 
 
-def evaluate_arrays(segmenter: Segmenter, arrays: data.ArraySet, batch_size: int = 32) -> dict[str, float]:
-    """Metrics pooled over all pixels of `arrays` (as in training logs), plus the mean loss."""
+def pooled_metrics(batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """Metrics pooled over all pixels of `(masks, probabilities)` batches (as in training logs),
+    plus the mean loss."""
     metrics = training_metrics()
-    loss_sum = 0.0
-    for start in range(0, len(arrays), batch_size):
-        images = arrays.images[start : start + batch_size]
-        masks = arrays.masks[start : start + batch_size]
-        probabilities = segmenter.predict_arrays(images)
+    loss_sum, count = 0.0, 0
+    for masks, probabilities in batches:
         for metric in metrics:
             metric.update_state(masks, probabilities)
-        loss_sum += float(focal_dice_loss(masks, probabilities)) * len(images)
+        loss_sum += float(focal_dice_loss(masks, probabilities)) * len(masks)
+        count += len(masks)
     result = {metric.name: float(metric.result()) for metric in metrics}
-    return {"loss": loss_sum / max(1, len(arrays)), **{key: result[key] for key in METRIC_KEYS}}
+    return {"loss": loss_sum / max(1, count), **{key: result[key] for key in METRIC_KEYS}}
+
+
+def evaluate_arrays(segmenter: Segmenter, arrays: data.ArraySet, batch_size: int = 32) -> dict[str, float]:
+    """`pooled_metrics` of the segmenter's predictions for `arrays`, predicted in batches."""
+    return pooled_metrics(
+        (arrays.masks[start : start + batch_size], segmenter.predict_arrays(arrays.images[start : start + batch_size]))
+        for start in range(0, len(arrays), batch_size)
+    )
 
 
 def evaluate(

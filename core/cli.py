@@ -124,6 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --teacher: average the teacher's probabilities with its mirrored prediction (flip TTA)",
     )
     train.add_argument(
+        "--encoder-lr-scale",
+        type=float,
+        default=TrainConfig.encoder_lr_scale,
+        help="pretrained encoder (--preset effnet-lite0): its learning rate as a share of the decoder's",
+    )
+    train.add_argument(
+        "--freeze-encoder-epochs",
+        type=int,
+        default=TrainConfig.freeze_encoder_epochs,
+        help="pretrained encoder: first epochs in which only the decoder learns",
+    )
+    train.add_argument(
         "--strategy",
         choices=STRATEGIES,
         default="auto",
@@ -226,6 +238,8 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         teacher=args.teacher,
         distill_weight=args.distill_weight,
         teacher_tta=args.teacher_tta,
+        encoder_lr_scale=args.encoder_lr_scale,
+        freeze_encoder_epochs=args.freeze_encoder_epochs,
         strategy=args.strategy,
         model_overrides=parse_overrides(args.arch),
     )

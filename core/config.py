@@ -18,6 +18,10 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "petseg.keras"
 
 
+Encoder = Literal["unet", "efficientnet-lite0"]
+ENCODERS: tuple[str, ...] = get_args(Encoder)
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture of the U-Net."""
@@ -34,8 +38,16 @@ class ModelConfig:
     conv: Literal["standard", "separable"] = "standard"
     residual: bool = False
     num_classes: int = NUM_CLASSES
+    encoder: Encoder = "unet"
+    """`unet`: the U-Net's own convolution blocks, trained from scratch. `efficientnet-lite0`: that
+    ImageNet-pretrained network (`core.pretrained`) as the encoder, its five taps as the skips;
+    `depth` must be 5 (strides 2 to 32) and the decoder blocks use `filters_at` as usual."""
 
     def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}, got {self.encoder!r}")
+        if self.encoder != "unet" and self.depth != 5:
+            raise ValueError(f"the {self.encoder} encoder has 5 down-sampling steps; use depth=5, not {self.depth}")
         step = 2**self.depth
         if self.input_size % step:
             fixed = (self.input_size // step + 1) * step
@@ -73,6 +85,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # resolution (12-16 base filters) beat lean and deep-only widening; 12/384 matched 16/256 in
     # quality at 1.25x its training speed; 13x the reference's batch inference here (fp32).
     "large": dict(base_filters=12, depth=5, max_filters=384, batch_norm=True),
+    # Issue 21: EfficientNet-Lite0 pretrained on ImageNet as the encoder (taps at strides 2-32), under
+    # the same bilinear decoder with 16..128 filters (levels 0..4; no skip at full resolution).
+    "effnet-lite0": dict(encoder="efficientnet-lite0", base_filters=16, depth=5, max_filters=128, batch_norm=True),
     # Narrower still, for quick experiments.
     "fast": dict(base_filters=8, depth=4, max_filters=64, batch_norm=True),
     # A few thousand parameters: unit tests only.
@@ -124,6 +139,10 @@ class TrainConfig:
     """With a teacher: the share of the loss that follows the teacher's probabilities."""
     teacher_tta: bool = False
     """With a teacher: average its probabilities with those of the mirrored batch (flip TTA)."""
+    encoder_lr_scale: float = 1.0
+    """Pretrained encoder only: its learning rate as a share of the decoder's (`core.optimizer`)."""
+    freeze_encoder_epochs: int = 0
+    """Pretrained encoder only: epochs at the start during which the encoder's weights do not move."""
     strategy: Strategy = "auto"
     """tf.distribute strategy: auto (from TF_CONFIG and the GPUs), default, mirrored, multi-worker."""
     model_overrides: dict[str, Any] = field(default_factory=dict)
@@ -135,6 +154,8 @@ class TrainConfig:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         if self.preset not in PRESETS:
             raise ValueError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+        if self.encoder_lr_scale < 0 or self.freeze_encoder_epochs < 0:
+            raise ValueError("encoder_lr_scale and freeze_encoder_epochs must be >= 0")
         if not 0.0 <= self.distill_weight <= 1.0:
             raise ValueError(f"distill_weight must be in [0, 1], got {self.distill_weight}")
 

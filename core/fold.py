@@ -15,7 +15,9 @@ from typing import Any
 import keras
 import numpy as np
 
-FOLDABLE = ("Conv2D", "SeparableConv2D")
+FOLDABLE = ("Conv2D", "SeparableConv2D", "DepthwiseConv2D")
+KERNEL_ATTRIBUTE = {"Conv2D": "kernel", "SeparableConv2D": "pointwise_kernel", "DepthwiseConv2D": "kernel"}
+"""The kernel whose output channels the batch norm scales (a separable convolution's pointwise one)."""
 
 
 def _sources(node: Any) -> list[str]:
@@ -60,7 +62,7 @@ def bn_scale_shift(bn: keras.layers.BatchNormalization) -> tuple[np.ndarray, np.
 
 
 def fold_batch_norm(model: keras.Model) -> keras.Model:
-    """A copy of a functional model with every Conv2D/SeparableConv2D -> BatchNormalization pair
+    """A copy of a functional model with every Conv2D/SeparableConv2D/DepthwiseConv2D -> BatchNormalization pair
     merged into one convolution with a bias. Other layers (and BNs after anything else) are kept."""
     config = model.get_config()
     layers_config = config["layers"]
@@ -96,9 +98,11 @@ def fold_batch_norm(model: keras.Model) -> keras.Model:
             continue
         scale, shift = bn_scale_shift(model.get_layer(folded_into[layer.name]))
         bias = keras.ops.convert_to_numpy(source.bias) if source.use_bias else 0.0
-        kernel_attribute = "pointwise_kernel" if source.__class__.__name__ == "SeparableConv2D" else "kernel"
+        kernel_attribute = KERNEL_ATTRIBUTE[source.__class__.__name__]
         kernel = keras.ops.convert_to_numpy(getattr(source, kernel_attribute))
-        getattr(layer, kernel_attribute).assign((kernel * scale).astype(kernel.dtype))
+        # a depthwise kernel is (k, k, channels, multiplier): its outputs are channel-major
+        per_output = scale.reshape(kernel.shape[2:]) if source.__class__.__name__ == "DepthwiseConv2D" else scale
+        getattr(layer, kernel_attribute).assign((kernel * per_output).astype(kernel.dtype))
         if kernel_attribute == "pointwise_kernel":
             layer.depthwise_kernel.assign(source.depthwise_kernel)
         layer.bias.assign((bias * scale + shift).astype(kernel.dtype))

@@ -1,7 +1,8 @@
 """The U-Net builder: one function from a `ModelConfig` to a Keras model.
 
-Input: uint8-range RGB (0..255) of shape (S, S, 3); the model rescales it itself, so a saved
-model needs no separate preprocessing. Output: per-pixel softmax over (pet, background, border).
+Input: uint8-range RGB (0..255) of shape (S, S, 3); the model rescales it itself (to 0..1, or to
+the pretrained encoder's ImageNet scaling), so a saved model needs no separate preprocessing.
+Output: per-pixel softmax over (pet, background, border).
 """
 
 from __future__ import annotations
@@ -42,11 +43,8 @@ def _upsample(x, config: ModelConfig, filters: int, name: str):
     return layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_up")(x)
 
 
-def build_unet(config: ModelConfig, name: str = "petseg_unet", synchronized_batch_norm: bool = False) -> keras.Model:
-    """`synchronized_batch_norm`: batch statistics over all replicas of a distribution strategy,
-    so training on several replicas matches one replica on the same global batch."""
-    sync = synchronized_batch_norm
-    inputs = keras.Input((config.input_size, config.input_size, 3), name="image")
+def _unet_encoder(inputs, config: ModelConfig, sync: bool) -> tuple[list, object]:
+    """The U-Net's own encoder: a block and a 2x2 max-pool per level; returns (skips, bottleneck)."""
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
     skips = []
     for level in range(config.depth):
@@ -55,11 +53,30 @@ def build_unet(config: ModelConfig, name: str = "petseg_unet", synchronized_batc
         x = layers.MaxPooling2D(2, name=f"enc{level}_pool")(x)
         if config.dropout:
             x = layers.Dropout(config.dropout, name=f"enc{level}_drop")(x)
-    x = _block(x, config, config.filters_at(config.depth), "bottleneck", synchronized=sync)
+    return skips, _block(x, config, config.filters_at(config.depth), "bottleneck", synchronized=sync)
+
+
+def _pretrained_encoder(inputs, config: ModelConfig, sync: bool) -> tuple[list, object]:
+    """EfficientNet-Lite0: its taps at strides 2..16 are the skips of levels 1..4 (level 0, full
+    resolution, has none) and its stride-32 tap is the bottleneck."""
+    from core.pretrained.efficientnet_lite import efficientnet_lite0_features, imagenet_scaling
+
+    taps = efficientnet_lite0_features(imagenet_scaling()(inputs), synchronized_batch_norm=sync)
+    return [None, *taps[:-1]], taps[-1]
+
+
+def build_unet(config: ModelConfig, name: str = "petseg_unet", synchronized_batch_norm: bool = False) -> keras.Model:
+    """`synchronized_batch_norm`: batch statistics over all replicas of a distribution strategy,
+    so training on several replicas matches one replica on the same global batch."""
+    sync = synchronized_batch_norm
+    inputs = keras.Input((config.input_size, config.input_size, 3), name="image")
+    encoder = _unet_encoder if config.encoder == "unet" else _pretrained_encoder
+    skips, x = encoder(inputs, config, sync)
     for level in reversed(range(config.depth)):
         filters = config.filters_at(level)
         x = _upsample(x, config, filters, f"dec{level}")
-        x = layers.Concatenate(name=f"dec{level}_concat")([x, skips[level]])
+        if skips[level] is not None:
+            x = layers.Concatenate(name=f"dec{level}_concat")([x, skips[level]])
         if config.dropout:
             x = layers.Dropout(config.dropout, name=f"dec{level}_drop")(x)
         x = _block(x, config, filters, f"dec{level}", synchronized=sync)

@@ -30,6 +30,8 @@ from core.losses import FocalDiceLoss
 from core.metrics import training_metrics
 from core.model import build_unet
 from core.model_io import load_model, run_config, save_for_inference, write_run_record
+from core.optimizer import EncoderScaledAdam
+from core.pretrained.weights import load_imagenet_weights
 
 
 class ConfigMismatch(PetSegError, RuntimeError):
@@ -124,7 +126,16 @@ def compile_model(model: keras.Model, config: TrainConfig, steps_per_epoch: int)
         warmup_target=config.learning_rate,
         warmup_steps=warmup,
     )
-    optimizer = keras.optimizers.Adam(schedule, weight_decay=config.weight_decay or None)
+    weight_decay = config.weight_decay or None
+    if config.model().encoder == "unet":
+        optimizer = keras.optimizers.Adam(schedule, weight_decay=weight_decay)
+    else:
+        optimizer = EncoderScaledAdam(
+            schedule,
+            weight_decay=weight_decay,
+            encoder_scale=config.encoder_lr_scale,
+            freeze_steps=config.freeze_encoder_epochs * steps_per_epoch,
+        )
     model.compile(optimizer=optimizer, loss=FocalDiceLoss(gamma=config.focal_gamma), metrics=training_metrics())
 
 
@@ -145,6 +156,8 @@ def _check_resumable(run_dir: Path, config: TrainConfig) -> None:
         "teacher",
         "distill_weight",
         "teacher_tta",
+        "encoder_lr_scale",
+        "freeze_encoder_epochs",
     )
     changed = [key for key in keys if key in previous and previous[key] != config.to_dict()[key]]
     if changed:
@@ -216,6 +229,8 @@ def build_model(
         model = build_unet(config.model(), name=f"petseg_{config.preset}", synchronized_batch_norm=replicas > 1)
         if config.init_from:
             load_initial_weights(model, Path(config.init_from))
+        elif config.model().encoder != "unet":
+            load_imagenet_weights(model)  # on resume, the checkpoint then replaces them
         if config.teacher:
             model = Distiller(model, load_model(Path(config.teacher)), config.distill_weight, config.teacher_tta)
             model(next(iter(run.val_set))[0])  # builds the wrapper before its state is restored

@@ -6,7 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: dashboard test install install-train install-dev browser lint format
+PORT_API ?= 8000
+
+.PHONY: dashboard serve test install install-train install-dev browser lint format
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +38,10 @@ browser:
 
 dashboard: install
 	$(PY) -m streamlit run dashboard/app.py --server.port $(PORT)
+
+# The HTTP API on 127.0.0.1 (docs at http://127.0.0.1:$(PORT_API)/docs); SERVE_ARGS adds options.
+serve: install
+	$(PY) -m core serve --port $(PORT_API) $(SERVE_ARGS)
 
 test: install-dev browser lint
 	$(PY) -m pytest $(PYTEST_ARGS)

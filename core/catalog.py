@@ -43,11 +43,14 @@ class ModelEntry:
         """The saved `evaluate` report, or None when there is none or it cannot be read."""
         return self._json_sidecar("metrics.json")
 
+    def run_record(self) -> dict | None:
+        """The training run's record (`run.json`), or None."""
+        path = self._sidecar(RUN_RECORD)
+        return read_run_record(path) if path else None
+
     def keep(self) -> str:
         """Which epoch's weights the model holds (`best` or `last`), from its training run record."""
-        path = self._sidecar(RUN_RECORD)
-        record = read_run_record(path) if path else None
-        return ((record or {}).get("config") or {}).get("keep", "best")
+        return ((self.run_record() or {}).get("config") or {}).get("keep", "best")
 
     def mtime(self) -> float:
         """Changes when the file is replaced, so caches keyed on it reload the new model."""

@@ -22,6 +22,7 @@ from core.config import (
     KEEP_CHOICES,
     PRESETS,
     STRATEGIES,
+    ServeConfig,
     TrainConfig,
 )
 from core.errors import PetSegError
@@ -193,6 +194,23 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, required=True, help="SavedModel folder or .tflite file")
     export.add_argument("--quantize", action="store_true", help="TFLite only: dynamic-range quantised weights")
 
+    serve = commands.add_parser("serve", parents=[common], help="serve the HTTP API (FastAPI on uvicorn)")
+    serve.add_argument("--host", default=ServeConfig.host, help="address to listen on (default: this machine only)")
+    serve.add_argument("--port", type=int, default=ServeConfig.port)
+    serve.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH, help="default model (others beside it too)")
+    serve.add_argument("--workers", type=int, default=ServeConfig.workers, help="server processes, each with the model")
+    serve.add_argument(
+        "--api-key",
+        default=os.environ.get("PETSEG_API_KEY"),
+        help="require this key on /v1 requests (default: $PETSEG_API_KEY; none: open)",
+    )
+    serve.add_argument("--max-body-mb", type=float, default=ServeConfig.max_body_bytes / 2**20)
+    serve.add_argument("--max-photos", type=int, default=ServeConfig.max_photos, help="photos held at once; then 503")
+    serve.add_argument("--max-batch", type=int, default=ServeConfig.max_batch, help="photos per model call")
+    serve.add_argument(
+        "--batch-window-ms", type=float, default=ServeConfig.batch_window_ms, help="wait for a batch to fill"
+    )
+
     download = commands.add_parser("download", parents=[common], help="fetch the official Oxford-IIIT Pet archives")
     download.add_argument("--dest", type=Path, default=DEFAULT_DATA_DIR)
     download.add_argument("--base-url", default=None, help="mirror to download from")
@@ -336,6 +354,32 @@ def run_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_serve(args: argparse.Namespace) -> int:
+    if not Path(args.model).is_file():
+        from core.model_io import HOW_TO_GET_A_MODEL
+
+        raise CommandError(f"model file {args.model} not found; {HOW_TO_GET_A_MODEL}")
+    try:
+        config = ServeConfig(
+            host=args.host,
+            port=args.port,
+            model=args.model,
+            workers=args.workers,
+            api_key=args.api_key or None,
+            max_body_bytes=int(args.max_body_mb * 2**20),
+            max_photos=args.max_photos,
+            max_batch=args.max_batch,
+            batch_window_ms=args.batch_window_ms,
+        )
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    start_tensorflow(args.verbose)
+    from core.api.server import serve
+
+    serve(config)
+    return 0
+
+
 def run_export(args: argparse.Namespace) -> int:
     start_tensorflow(args.verbose)
     from core.export import export_savedmodel, export_tflite
@@ -357,6 +401,7 @@ COMMANDS = {
     "predict": run_predict,
     "download": run_download,
     "export": run_export,
+    "serve": run_serve,
 }
 
 

@@ -193,3 +193,36 @@ class MatteConfig:
     """`matting`: guided-filter regularisation; smaller follows the photo's edges more closely."""
     crop_margin: float = 0.05
     """Crop to the pet: margin on each side, as a share of the pet's bounding box."""
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """The HTTP API (`python -m core serve`, `core.api`): where it listens, what it serves, its limits."""
+
+    host: str = "127.0.0.1"
+    """Loopback by default: serving beyond the machine is a choice (`--host 0.0.0.0`, with an API key)."""
+    port: int = 8000
+    model: Path = DEFAULT_MODEL_PATH
+    """The default model; the other `.keras` files beside it can be asked for by name (`?model=`)."""
+    workers: int = 1
+    """Server processes (each loads the model); more replicas belong behind a load balancer."""
+    api_key: str | None = None
+    """When set, every /v1 request must carry it (`Authorization: Bearer KEY` or `X-API-Key: KEY`)."""
+    max_body_bytes: int = 25 * 2**20
+    """Request bodies over this are refused (413) before they are read whole."""
+    max_photos: int = 16
+    """Decoded photos held at once per process (a 64 MP photo is 190 MB as RGB); beyond it: 503."""
+    max_batch: int = 16
+    """Photos per model call: requests arriving together are segmented in one batch."""
+    batch_window_ms: float = 5.0
+    """How long the first request of a batch waits for others to join it."""
+    max_connections: int = 64
+    """Open connections per process; beyond it uvicorn answers 503 at once."""
+    retry_after_seconds: int = 1
+
+    def __post_init__(self) -> None:
+        for name in ("workers", "max_body_bytes", "max_photos", "max_batch", "max_connections"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.batch_window_ms < 0:
+            raise ValueError(f"batch_window_ms must be >= 0, got {self.batch_window_ms}")

@@ -159,11 +159,16 @@ class Segmenter:
     def _finish(self, photo: Photo, probabilities: np.ndarray, cleanup: bool, started: float) -> Segmentation:
         return Segmentation(photo, probabilities, time.perf_counter() - started, cleanup)
 
+    def decode_for_model(self, source: ImageSource | Image.Image | Photo) -> tuple[Photo, np.ndarray]:
+        """The photo and its model input: everything before the model (the HTTP API batches the rest)."""
+        photo = as_photo(source)
+        return photo, self.model_input(photo)
+
     def segment(self, source: ImageSource | Image.Image | Photo, cleanup: bool = False) -> Segmentation:
         """Segment one photo: a path, bytes, a file object, a Pillow image or a `Photo`."""
         started = time.perf_counter()
-        photo = as_photo(source)
-        probabilities = self.predict_arrays(self.model_input(photo)[None])[0]
+        photo, model_input = self.decode_for_model(source)
+        probabilities = self.predict_arrays(model_input[None])[0]
         return self._finish(photo, probabilities, cleanup, started)
 
     def segment_many(

@@ -82,8 +82,8 @@ class Background:
     image: Image.Image | None = None
 
     @classmethod
-    def parse(cls, text: str) -> Background:
-        """`transparent`, `blur`, `#RRGGBB` or the path of an image file."""
+    def parse(cls, text: str, files: bool = True) -> Background:
+        """`transparent`, `blur`, `#RRGGBB` or (with `files`, not for a network client) the path of an image file."""
         value = text.strip()
         if value.lower() in ("transparent", "blur"):
             return cls(value.lower())
@@ -93,6 +93,8 @@ class Background:
             return cls("colour", colour=tuple(int(code[index : index + 2], 16) for index in (0, 2, 4)))
         if value.startswith("#"):
             raise BackgroundError(f"--background {text!r}: a colour is written #RRGGBB, e.g. #00ff00")
+        if not files:
+            raise BackgroundError(f"background {text!r}: use transparent, blur or a colour #RRGGBB, e.g. #00ff00")
         path = Path(value)
         if not path.exists():
             raise BackgroundError(

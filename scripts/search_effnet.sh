@@ -4,7 +4,7 @@
 cd "$(dirname "$0")/.."
 D=${DATA_DIR:-../shared/data/oxford-iiit-pet}
 mkdir -p runs/search
-for spec in "joint|--encoder-lr-scale 1.0" "freeze1-s0.1|--freeze-encoder-epochs 1 --encoder-lr-scale 0.1" "s0.3|--encoder-lr-scale 0.3"; do
+for spec in "joint|--encoder-lr-scale 1.0" "freeze1-s0.1|--freeze-encoder-epochs 1 --encoder-lr-scale 0.1"; do
   name=effnet-${spec%%|*}; options=${spec#*|}
   # shellcheck disable=SC2086  # options is a list of flags
   .venv/bin/python -m core train --data-dir "$D" --out runs/search/$name --preset effnet-lite0 $options \

@@ -1,0 +1,1 @@
+"""PetSeg's HTTP API: `python -m core serve` (FastAPI on uvicorn), on the CLI's code path."""

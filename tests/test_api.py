@@ -1,0 +1,186 @@
+"""The HTTP API against a real server on 127.0.0.1: endpoints, parameters, the same PNGs as
+`python -m core predict`, bad input as 4xx JSON, body and photo limits, the API key."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from tests.api_server import api_server
+from tests.helpers import ODD_INPUT_NAMES, odd_inputs
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[1]
+PHOTO = ROOT / "samples" / "pets" / "images" / "Abyssinian_1.jpg"  # 256x171, one of the native-aspect photos
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    with api_server(log=tmp_path_factory.mktemp("api") / "server.log") as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory):
+    """With an API key (from the environment, as in a Deployment) and room for one photo at a time."""
+    options = ("--max-photos", "1", "--batch-window-ms", "300")
+    with api_server(*options, env={"PETSEG_API_KEY": "s3cret-key"}) as running:
+        yield running
+
+
+def test_health_and_the_models_with_their_scores(server):
+    assert server.request("GET", "/healthz").json() == {"status": "ok", "model": "petseg"}
+    models = {entry["name"]: entry for entry in server.request("GET", "/v1/models").json()}
+    for name, entry in models.items():
+        metrics = json.loads((ROOT / "models" / f"{name}.metrics.json").read_text())
+        assert entry["mean_iou"] == metrics["mean_iou"] and entry["pet_iou"] == metrics["pet_iou"]
+    assert models["petseg"]["default"] and sum(entry["default"] for entry in models.values()) == 1
+    assert set(models) == {path.stem for path in (ROOT / "models").glob("*.keras")}
+
+
+CLI_CASES = [
+    ("mask", {}, []),
+    ("colour", {"cleanup": "true"}, ["--cleanup"]),
+    ("overlay", {}, []),
+    ("alpha", {"refine": "fast"}, ["--refine", "fast"]),
+    ("cutout", {"background": "#00ff00", "crop": "true"}, ["--background", "#00ff00", "--crop"]),
+    ("cutout", {"tta": "true", "background": "blur"}, ["--tta", "--background", "blur"]),
+    ("mask", {"model": "petseg-large"}, ["--model", str(ROOT / "models" / "petseg-large.keras")]),
+]
+
+
+@pytest.mark.parametrize(("kind", "query", "flags"), CLI_CASES)
+def test_the_png_is_byte_for_byte_what_predict_writes(server, tmp_path, kind, query, flags):
+    from urllib.parse import urlencode
+
+    answer = server.post_multipart(PHOTO.name, PHOTO.read_bytes(), "?" + urlencode({"format": kind, **query}))
+    assert answer.status == 200, answer.body[:300]
+    assert answer.headers["content-type"] == "image/png"
+    file_name = f"{PHOTO.stem}_{'mask_colour' if kind == 'colour' else kind}.png"
+    assert answer.headers["content-disposition"] == f'inline; filename="{file_name}"'
+    assert main(["predict", str(PHOTO), "--out", str(tmp_path), "--format", kind, *flags]) == 0
+    assert answer.body == (tmp_path / file_name).read_bytes()
+
+
+def test_raw_body_and_multipart_answer_alike_with_the_figures(server):
+    photo = PHOTO.read_bytes()
+    raw = server.post_photo(photo, "?format=mask&name=garden.jpg")
+    form = server.post_multipart("garden.jpg", photo, "?format=mask")
+    assert raw.status == form.status == 200 and raw.body == form.body
+    assert raw.headers["content-disposition"] == 'inline; filename="garden_mask.png"'
+    assert raw.headers["x-petseg-found-pet"] == "true" and raw.headers["x-petseg-model"] == "petseg"
+    assert 0.05 < float(raw.headers["x-petseg-pet-share"]) < 0.6 and float(raw.headers["x-petseg-seconds"]) > 0
+    figures = server.post_photo(photo, "?format=mask", {"Accept": "application/json"}).json()
+    assert figures["found_pet"] is True and (figures["width"], figures["height"]) == (256, 171)
+    assert figures["pet_share"] == pytest.approx(float(raw.headers["x-petseg-pet-share"]), abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("?format=npy", "invalid format 'npy' (choose from 'mask', 'overlay', 'cutout', 'alpha', 'colour')"),
+        ("?refine=best", "invalid refine 'best' (choose from 'fast', 'matting')"),
+        ("?tta=sometimes", "invalid tta 'sometimes'"),
+        ("?background=%23abc", "a colour is written #RRGGBB"),
+        ("?background=/etc/hostname", "use transparent, blur or a colour #RRGGBB"),
+        ("?model=huge", "unknown model 'huge'; choose from petseg"),
+    ],
+)
+def test_unknown_parameter_values_are_422_with_the_reason(server, query, words):
+    answer = server.post_photo(PHOTO.read_bytes(), query)
+    assert answer.status == 422 and answer.headers["content-type"] == "application/json"
+    assert words in answer.json()["error"]
+
+
+def test_every_input_of_the_bad_input_matrix_is_answered(server, tmp_path):
+    """Refused files are a 4xx naming the file; the rest are PNGs of the photo's displayed size."""
+    from PIL import Image
+
+    for name in ODD_INPUT_NAMES:
+        path, size = odd_inputs(tmp_path)[name]
+        if not path.is_file():
+            continue  # a missing file or a folder cannot be sent
+        answer = server.post_multipart(name, path.read_bytes(), "?format=mask")
+        if size is None:
+            assert 400 <= answer.status < 500, (name, answer.status)
+            assert answer.headers["content-type"] == "application/json" and "Traceback" not in answer.body.decode()
+            assert name in answer.json()["error"] or "no photo" in answer.json()["error"], answer.json()
+        else:
+            assert answer.status == 200, (name, answer.body[:200])
+            with Image.open(__import__("io").BytesIO(answer.body)) as mask:
+                assert mask.size == size, name
+
+
+def test_an_oversize_body_is_refused_before_it_is_sent(server):
+    """Only the headers go out (Content-Length 200 MB): the 413 comes back at once."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v1/segment HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\n"
+            b"Content-Length: 209715200\r\n\r\n" + bytes(1000)
+        )
+        started = time.monotonic()
+        reply = sock.recv(65536).decode("latin-1")
+    assert reply.startswith("HTTP/1.1 413") and time.monotonic() - started < 5
+    assert "larger than 25 MB" in reply
+
+
+def test_a_chunked_body_is_cut_off_at_the_limit():
+    """No Content-Length (chunked): the app reads up to the limit and no further, then answers 413.
+    Driven through ASGI directly, where the chunks read can be counted."""
+    import asyncio
+
+    from core.api.app import create_app
+    from core.config import ServeConfig
+
+    app = create_app(ServeConfig(max_body_bytes=3 * 2**20))
+    chunks_read, sent = 0, []
+
+    async def receive():
+        nonlocal chunks_read
+        chunks_read += 1
+        return {"type": "http.request", "body": bytes(2**20), "more_body": chunks_read < 100}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/v1/segment", "raw_path": b"/v1/segment", "query_string": b"format=mask", "root_path": "",
+        "headers": [(b"content-type", b"image/jpeg"), (b"transfer-encoding", b"chunked")],
+        "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000),
+    }  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    assert sent[0]["status"] == 413 and chunks_read == 4  # 3 MB allowed: the 4th chunk crosses the limit
+    assert "larger than 3 MB" in json.loads(sent[1]["body"])["error"]
+
+
+def test_the_api_key_is_required_when_set(guarded):
+    photo = PHOTO.read_bytes()
+    assert guarded.request("GET", "/healthz").status == 200  # the readiness probe needs no key
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"X-API-Key": "s3cret-ke"}):
+        answer = guarded.post_photo(photo, "?format=mask", headers)
+        assert answer.status == 401 and "API key" in answer.json()["error"]
+    assert guarded.request("GET", "/v1/models").status == 401
+    assert guarded.post_photo(photo, "?format=mask", {"Authorization": "Bearer s3cret-key"}).status == 200
+    assert guarded.request("GET", "/v1/models", headers={"X-API-Key": "s3cret-key"}).status == 200
+
+
+def test_a_full_server_answers_503_with_retry_after_not_a_timeout(guarded):
+    """Room for one photo, held at least 300 ms (the batching window): of 6 sent at once, the first
+    is segmented and the others are told to come back, at once."""
+    photo, key = PHOTO.read_bytes(), {"X-API-Key": "s3cret-key"}
+    with ThreadPoolExecutor(6) as pool:
+        started = time.monotonic()
+        answers = list(pool.map(lambda _: guarded.post_photo(photo, "?format=mask", key), range(6)))
+    statuses = sorted(answer.status for answer in answers)
+    assert statuses.count(200) >= 1 and statuses.count(503) >= 3, statuses
+    assert set(statuses) <= {200, 503}
+    refused = [answer for answer in answers if answer.status == 503]
+    assert all(answer.headers["retry-after"] == "1" and "retry" in answer.json()["error"] for answer in refused)
+    assert time.monotonic() - started < 30

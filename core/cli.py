@@ -210,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--batch-window-ms", type=float, default=ServeConfig.batch_window_ms, help="wait for a batch to fill"
     )
+    serve.add_argument(
+        "--max-connections", type=int, default=ServeConfig.max_connections, help="open connections; then 503"
+    )
 
     download = commands.add_parser("download", parents=[common], help="fetch the official Oxford-IIIT Pet archives")
     download.add_argument("--dest", type=Path, default=DEFAULT_DATA_DIR)
@@ -370,6 +373,7 @@ def run_serve(args: argparse.Namespace) -> int:
             max_photos=args.max_photos,
             max_batch=args.max_batch,
             batch_window_ms=args.batch_window_ms,
+            max_connections=args.max_connections,
         )
     except ValueError as error:
         raise CommandError(str(error)) from None

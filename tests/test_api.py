@@ -184,3 +184,27 @@ def test_a_full_server_answers_503_with_retry_after_not_a_timeout(guarded):
     refused = [answer for answer in answers if answer.status == 503]
     assert all(answer.headers["retry-after"] == "1" and "retry" in answer.json()["error"] for answer in refused)
     assert time.monotonic() - started < 30
+
+
+def test_the_openapi_docs_describe_every_endpoint_with_an_example(server):
+    spec = server.request("GET", "/openapi.json").json()
+    assert set(spec["paths"]) == {"/healthz", "/v1/models", "/v1/segment"}
+    for path, method in (("/healthz", "get"), ("/v1/models", "get"), ("/v1/segment", "post")):
+        answer = spec["paths"][path][method]["responses"]["200"]["content"]["application/json"]
+        assert "example" in answer, path
+    segment = spec["paths"]["/v1/segment"]["post"]
+    assert {"multipart/form-data", "image/jpeg"} <= set(segment["requestBody"]["content"])
+    formats = next(p for p in segment["parameters"] if p["name"] == "format")["schema"]["enum"]
+    assert formats == ["mask", "overlay", "cutout", "alpha", "colour"]
+    assert server.request("GET", "/docs").status == 200
+
+
+def test_several_worker_processes_serve_alike():
+    with api_server("--workers", "2") as served:
+        answers = [served.post_photo(PHOTO.read_bytes(), "?format=mask") for _ in range(4)]
+    assert {answer.status for answer in answers} == {200} and len({answer.body for answer in answers}) == 1
+
+
+def test_serve_without_a_model_file_is_one_error_line(tmp_path, capsys):
+    assert main(["serve", "--model", str(tmp_path / "gone.keras")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: model file {tmp_path / 'gone.keras'} not found")

@@ -186,7 +186,11 @@ def create_app(config: ServeConfig) -> FastAPI:
     install_error_handlers(app, config)
     authorised = [Depends(api_key_check(config.api_key))]
 
-    @app.get("/healthz", summary="Ready once the default model is loaded (a readiness probe)")
+    @app.get(
+        "/healthz",
+        summary="Ready once the default model is loaded (a readiness probe)",
+        responses={200: {"content": {"application/json": {"example": {"status": "ok", "model": "petseg"}}}}},
+    )
     async def healthz() -> dict:
         return {"status": "ok", "model": pool.default.label}
 

@@ -208,3 +208,16 @@ def test_several_worker_processes_serve_alike():
 def test_serve_without_a_model_file_is_one_error_line(tmp_path, capsys):
     assert main(["serve", "--model", str(tmp_path / "gone.keras")]) == 2
     assert capsys.readouterr().err.startswith(f"error: model file {tmp_path / 'gone.keras'} not found")
+
+
+def test_a_slow_client_holds_no_photo_slot(guarded):
+    """Room for one photo: a client stuck halfway through its upload does not take it from others."""
+    photo, key = PHOTO.read_bytes(), {"X-API-Key": "s3cret-key"}
+    with socket.create_connection(("127.0.0.1", guarded.port), timeout=10) as slow:
+        slow.sendall(
+            b"POST /v1/segment?format=mask HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: s3cret-key\r\n"
+            + f"Content-Type: image/jpeg\r\nContent-Length: {len(photo)}\r\n\r\n".encode()
+            + photo[: len(photo) // 2]
+        )
+        time.sleep(0.5)
+        assert guarded.post_photo(photo, "?format=mask", key).status == 200

@@ -35,7 +35,7 @@ from core import render  # noqa: E402
 from core.config import DEFAULT_MODEL_PATH  # noqa: E402
 from core.data import find_pairs, reference_split  # noqa: E402
 from core.imaging import load_trimap  # noqa: E402
-from core.matte import Matte, compute_matte  # noqa: E402
+from core.matte import Matte  # noqa: E402
 from core.predict import Segmenter  # noqa: E402
 from core.render import png_bytes  # noqa: E402
 
@@ -56,7 +56,7 @@ def alphas(segmenter: Segmenter, photo) -> dict[str, np.ndarray]:
     old = (result.trimap != 2).astype(np.float32)
     found = {"old mask": old}
     for refine in ("fast", "matting"):
-        found[refine] = compute_matte(result.photo.rgb, result.probabilities, refine).alpha
+        found[refine] = result.matte(refine).alpha
     return found
 
 
@@ -139,7 +139,7 @@ def speed(segmenter: Segmenter, photo_path: Path, repeats: int) -> dict[str, flo
 
     def cut(refine: str) -> Image.Image:
         result = segmenter.segment(jpeg)
-        matte: Matte = compute_matte(result.photo.rgb, result.probabilities, refine)
+        matte: Matte = result.matte(refine)
         return render.cutout(result.photo.rgb, matte)
 
     figures = {"mask": median_seconds(lambda: segmenter.segment(jpeg).trimap, repeats)}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core import render
-from core.matte import Matte, compute_matte
+from core.matte import Matte
 from core.render import CutoutOptions
 
 if TYPE_CHECKING:  # importing core.predict would load TensorFlow, which the CLI does only after checking options
@@ -83,9 +83,7 @@ def output_makers(
     """For each file of `formats`, by file name, a function that encodes it (so a download can be
     encoded only when it is asked for). The matte (`matte`, if already computed for `cutout.refine`)
     is computed at most once, and only for a cut-out or alpha file."""
-    matte_once = functools.cache(
-        lambda: matte if matte is not None else compute_matte(result.photo.rgb, result.probabilities, cutout.refine)
-    )
+    matte_once = functools.cache(lambda: matte if matte is not None else result.matte(cutout.refine))
     makers = {
         "mask": lambda: render.trimap_png(result.trimap),
         "colour": lambda: render.png_bytes(render.colourise(result.trimap)),

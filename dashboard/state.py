@@ -11,7 +11,7 @@ from core.catalog import ModelEntry, list_models, preset_of
 from core.config import DEFAULT_MODEL_PATH
 from core.evaluate import ImageResult
 from core.imaging import Photo
-from core.matte import Matte, compute_matte
+from core.matte import Matte
 from core.matte import warm_up as warm_up_matting
 from core.model_io import ModelFileError
 from core.predict import Segmentation, Segmenter
@@ -152,7 +152,7 @@ def model_panel() -> None:
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _matte(path: str, mtime: float, data: bytes, name: str, cleanup: bool, tta: bool, refine: str) -> Matte:
     result = _segment(path, mtime, data, name, cleanup, tta)
-    return compute_matte(result.photo.rgb, result.probabilities, refine)
+    return result.matte(refine)
 
 
 def matte(data: bytes, name: str, cleanup: bool, tta: bool, refine: str) -> Matte:

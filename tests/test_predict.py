@@ -1,3 +1,4 @@
+import io
 from pathlib import Path
 
 import numpy as np
@@ -179,3 +180,25 @@ def test_found_pet_tells_a_pet_from_a_gradient():
     gradient = Image.fromarray(np.tile(np.linspace(0, 255, 300, dtype=np.uint8), (200, 1))).convert("RGB")
     assert not shipped.segment(gradient).found_pet
     assert shipped.segment(ROOT / "samples" / "pets" / "images" / "Abyssinian_1.jpg").found_pet
+
+
+def test_a_photo_without_a_pet_exports_no_pet_anywhere():
+    """Faint pet blobs (the model nowhere sure, as on a landscape) give what the page says, "no
+    pet": an all-background mask, pet share 0, a fully transparent cut-out and an all-black matte."""
+    from core.imaging import Photo
+    from core.outputs import output_files
+    from core.predict import Segmentation
+    from core.render import CutoutOptions
+
+    probabilities = np.zeros((32, 32, 3), np.float32)
+    probabilities[..., 1] = 1.0
+    probabilities[8:16, 8:16] = (0.7, 0.2, 0.1)  # pet wins the argmax, yet below PET_CONFIDENCE
+    photo = Photo.from_pil(synthetic_pet(64, 48, seed=5)[0])
+    result = Segmentation(photo, probabilities, 0.01)
+    assert not result.found_pet
+    assert result.pet_fraction == 0.0 and set(np.unique(result.trimap)) == {2}
+    for refine in ("fast", "matting"):
+        files = output_files("sky", result, formats=("cutout", "alpha"), cutout=CutoutOptions(refine))
+        cutout = np.asarray(Image.open(io.BytesIO(files["sky_cutout.png"])))
+        assert cutout.shape == (48, 64, 4) and cutout[..., 3].max() == 0, refine
+        assert np.asarray(Image.open(io.BytesIO(files["sky_alpha.png"]))).max() == 0

@@ -57,7 +57,11 @@ def test_segment_page_uploads_good_and_bad_photos(app_env):
     ]
     app.file_uploader(key="uploads").set_value(photos).run()
     assert not app.exception, app.exception
-    assert [e.value for e in app.error] == ["Cannot segment notes.jpg: not an image (unrecognised format)"]
+    reason = "notes.jpg: not an image (unrecognised format)"
+    assert [e.value for e in app.error] == [  # said at the top, above the ZIP, and again at the file
+        f"1 of 3 files could not be segmented (the ZIP below leaves them out):\n- {reason}",
+        f"Cannot segment {reason}",
+    ]
     assert [m.label for m in app.metric].count("Pet share") == 2
     labels = [b.label for b in app.get("download_button")]
     assert labels.count("Download label map") == 2 and "Download all 2 results (ZIP)" in labels

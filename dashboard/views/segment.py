@@ -144,10 +144,11 @@ def run() -> None:
         st.info("Upload a photo of your cat or dog to see it segmented.")
         st.stop()
 
-    zip_slot = st.container()  # the batch download goes above the results, filled once they are known
+    zip_slot = st.container()  # failures and the batch download go above the results, filled once they are known
     progress = st.progress(0.0, text="Segmenting…") if len(items) > 1 else None
     stems = output_stems([name for name, _ in items])  # the CLI's naming rule: same-stem photos keep their extension
     done: dict[str, Segmentation] = {}
+    failed: list[str] = []
     for index, ((name, data), stem) in enumerate(zip(items, stems)):
         if len(items) > 1:  # one photo's name is on its file chip just above
             st.subheader(name)
@@ -155,6 +156,7 @@ def run() -> None:
             result = state.segment(data, name, display.cleanup, display.tta)
         except ImageError as error:  # its message starts with the file's name
             st.error(f"Cannot segment {error}")
+            failed.append(str(error))
             continue
         finally:
             if progress is not None:
@@ -167,6 +169,10 @@ def run() -> None:
         show_figures_and_downloads(index, stem, result, display, matte)
     if progress is not None:
         progress.empty()
+    if failed and len(items) > 1:
+        left_out = " (the ZIP below leaves them out)" if len(done) > 1 else ""
+        reasons = "\n".join(f"- {reason}" for reason in failed)
+        zip_slot.error(f"{len(failed)} of {len(items)} files could not be segmented{left_out}:\n{reasons}")
     if len(done) > 1:
         zip_slot.download_button(
             f"Download all {len(done)} results (ZIP)",

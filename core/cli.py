@@ -178,7 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="transparent|blur|#RRGGBB|IMAGE",
         help="what the cut-out is placed on (default transparent: an RGBA PNG)",
     )
-    predict.add_argument("--crop", action="store_true", help="crop the cut-out to the pet (plus a margin)")
+    predict.add_argument(
+        "--crop", action="store_true", help="crop the cut-out and the alpha matte to the pet (plus a margin)"
+    )
     predict.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs already exist")
     predict.add_argument("--batch-size", type=int, default=16)
     predict.add_argument(

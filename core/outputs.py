@@ -26,7 +26,7 @@ the dashboard's colours;
 overlay: `<stem>_overlay.png`; npy: `<stem>_probs.npy`, (S, S, 3) float32 class probabilities
 at the model's input size; cutout: `<stem>_cutout.png`, the pet cut out (RGBA when the
 background is transparent), the photo's size unless cropped; alpha: `<stem>_alpha.png`, the
-matte, 8-bit 0 (background) .. 255 (pet), the photo's size."""
+alpha matte, 8-bit 0 (background) .. 255 (pet), the photo's size, or cropped as the cut-out is."""
 DEFAULT_FORMATS = ("mask", "overlay")
 """What `python -m core predict` writes unless `--format` says otherwise."""
 SUFFIXES = {
@@ -92,7 +92,7 @@ def output_makers(
         "cutout": lambda: render.png_bytes(
             render.cutout(result.photo.rgb, matte_once(), cutout.background, cutout.crop)
         ),
-        "alpha": lambda: render.png_bytes(render.alpha_image(matte_once())),
+        "alpha": lambda: render.png_bytes(render.alpha_image(matte_once(), cutout.crop)),
     }
     return {stem + SUFFIXES[kind]: makers[kind] for kind in formats}
 

@@ -209,6 +209,8 @@ def on_checkerboard(image: Image.Image, square: int = 12) -> Image.Image:
     return background.convert("RGB")
 
 
-def alpha_image(matte: Matte) -> Image.Image:
-    """The matte as an 8-bit greyscale picture (0 background .. 255 pet), at the photo's size."""
-    return Image.fromarray(matte.alpha8, mode="L")
+def alpha_image(matte: Matte, crop: bool = False, margin: float = 0.05) -> Image.Image:
+    """The matte as an 8-bit greyscale picture (0 background .. 255 pet), at the photo's size, or
+    cropped to the pet exactly as `cutout` crops (so the two files line up pixel for pixel)."""
+    image = Image.fromarray(matte.alpha8, mode="L")
+    return image.crop(crop_box(matte.alpha8 / 255.0, margin)) if crop else image

@@ -64,7 +64,7 @@ def test_segment_page_uploads_good_and_bad_photos(app_env):
     ]
     assert [m.label for m in app.metric].count("Pet share") == 2
     labels = [b.label for b in app.get("download_button")]
-    assert labels.count("Download label map") == 2 and "Download all 2 results (ZIP)" in labels
+    assert labels.count("Download mask (label map)") == 2 and "Download all 2 results (ZIP)" in labels
 
 
 def test_example_photo_and_views(app_env):
@@ -124,10 +124,10 @@ def test_cut_out_view_refines_edges_on_each_background_and_offers_its_downloads(
     assert {"download-0-cat_cutout.png", "download-0-cat_alpha.png", "download-0-cat_mask.png"} <= keys
     assert [b.label for b in app.get("download_button")] == [
         "Download cut-out",
-        "Download pet mask",
+        "Download alpha matte",
         "Download coloured mask",
         "Download overlay",
-        "Download label map",
+        "Download mask (label map)",
     ]
     for refine in ("Fast", "Matting (fur, 0.1-2 s)"):
         app.segmented_control(key="refine").set_value(refine).run()
@@ -278,7 +278,7 @@ def test_same_stem_uploads_each_get_their_own_downloads_and_the_zip(app_env):
     app.file_uploader(key="uploads").set_value(photos).run()
     assert not app.exception, app.exception
     labels = [button.label for button in app.get("download_button")]
-    assert labels.count("Download label map") == 2 and "Download all 2 results (ZIP)" in labels
+    assert labels.count("Download mask (label map)") == 2 and "Download all 2 results (ZIP)" in labels
     keys = {button.key for button in app.get("download_button")}
     assert {"download-0-x.jpg_mask.png", "download-1-x.png_mask.png", "download-1-x.png_cutout.png"} <= keys
 

@@ -1,5 +1,7 @@
 """Alpha mattes and cut-outs: the `fast` and `matting` levels on real images the tests draw."""
 
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -124,8 +126,11 @@ def test_cli_cutout_and_alpha_files_agree_and_crop_holds_the_pet(tmp_path, tiny_
     assert main(["predict", *args, "--out", str(out)]) == 0  # resumed: all three exist
     cropped = tmp_path / "cropped"
     assert main(["predict", *args, "--out", str(cropped), "--refine", "fast", "--crop", "--background", "#ffffff"]) == 0
-    left, top, right, bottom = crop_box(np.asarray(Image.open(cropped / "cat_alpha.png")) / 255.0)
+    whole = np.asarray(Image.open(out / "cat_alpha.png"))  # the same fast matte, not cropped
+    left, top, right, bottom = crop_box(whole / 255.0)
+    cropped_alpha = np.asarray(Image.open(cropped / "cat_alpha.png"))
     assert Image.open(cropped / "cat_cutout.png").size == (right - left, bottom - top)
+    assert np.array_equal(cropped_alpha, whole[top:bottom, left:right])  # crop applies to both files alike
 
 
 def test_cli_bad_background_is_one_error_line_before_loading(tmp_path, capsys):
@@ -155,3 +160,21 @@ def test_matting_falls_back_to_fast_when_nothing_is_sure_background():
     matte = compute_matte(disc_photo(radius=0.9), probabilities, "matting")
     assert matte.refine == "fast" and not matte.is_empty
     assert np.array_equal(matte.alpha8, compute_matte(disc_photo(radius=0.9), probabilities, "fast").alpha8)
+
+
+def test_crop_to_pet_crops_the_cut_out_and_the_alpha_matte_alike():
+    from core.imaging import Photo
+    from core.outputs import output_files
+    from core.predict import Segmentation
+    from core.render import CutoutOptions
+
+    photo = disc_photo()  # 180x120
+    yy, xx = np.mgrid[0:32, 0:32]
+    inside = np.hypot(xx - 12, yy - 14) < 6
+    probabilities = np.stack([inside, ~inside, np.zeros_like(inside)], axis=-1).astype(np.float32)
+    result = Segmentation(Photo.from_pil(photo), probabilities, 0.01)
+    options = CutoutOptions("fast", Background(), crop=True)
+    files = output_files("cat", result, formats=("cutout", "alpha"), cutout=options)
+    cutout, alpha = (Image.open(io.BytesIO(files[name])) for name in ("cat_cutout.png", "cat_alpha.png"))
+    assert cutout.size == alpha.size and cutout.size[0] < 100 and cutout.size[1] < 80
+    assert np.array_equal(np.asarray(cutout)[..., 3], np.asarray(alpha))

@@ -30,16 +30,18 @@ VIEWS = ["Side by side", "Overlay", "Mask", "Cut-out"]
 REFINE_LABELS = {"Matting (fur, 0.1-2 s)": "matting", "Fast": "fast"}
 BACKGROUNDS = ["Transparent", "Colour", "Blurred photo", "Image"]
 DOWNLOAD_FORMATS = ("cutout", "alpha", "colour", "overlay", "mask")
-DOWNLOAD_LABELS = {
+DOWNLOAD_LABELS = {  # each names its file: <photo>_cutout.png, _alpha.png, _mask_colour.png, _overlay.png, _mask.png
     "cutout": "Download cut-out",
-    "alpha": "Download pet mask",
+    "alpha": "Download alpha matte",
     "colour": "Download coloured mask",
     "overlay": "Download overlay",
-    "mask": "Download label map",
+    "mask": "Download mask (label map)",
 }
 DOWNLOAD_HELP = {
-    "cutout": "The pet cut out at the photo's size (PNG; transparent unless a background is chosen in Cut-out).",
-    "alpha": "Black and white: white is pet, black background, grey the soft edges (8-bit PNG, the photo's size).",
+    "cutout": "The pet cut out at the photo's size, or cropped to the pet with Crop to pet "
+    "(PNG; transparent unless a background is chosen in Cut-out).",
+    "alpha": "The cut-out's alpha matte in black and white: white is pet, black background, grey the soft edges "
+    "(8-bit PNG, the photo's size, or cropped as the cut-out is).",
     "colour": "The mask in the colours shown here.",
     "overlay": "The photo with the mask tinted over it.",
     "mask": "Label map: 1 pet, 2 background, 3 border, the Oxford-IIIT Pet trimap format for training tools "

@@ -12,8 +12,8 @@ from core.model_io import RUN_RECORD, read_run_record
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A `.keras` file and its sidecars: `<stem>.metrics.json`, `<stem>.history.csv` and
-    `<stem>.run.json` beside a shipped model, or `metrics.json`, `history.csv` and `run.json` in
+    """A `.keras` file and its sidecars: `<stem>.metrics.json`, `<stem>.history.csv`,
+    `<stem>.run.json` and `<stem>.card.txt` beside a shipped model, or `metrics.json`, `history.csv` and `run.json` in
     a training run folder."""
 
     path: Path
@@ -38,6 +38,21 @@ class ModelEntry:
             return json.loads(path.read_text()) if path else None
         except (OSError, ValueError):
             return None
+
+    def card(self) -> str | None:
+        """The model's one-line card (`<stem>.card.txt`): what it is for, in plain words."""
+        path = self._sidecar("card.txt")
+        try:
+            return path.read_text().strip() or None if path else None
+        except OSError:
+            return None
+
+    def describe(self) -> str:
+        """Its name, validation mean IoU and one-line card: how results name the model that made them."""
+        mean_iou = (self.metrics() or {}).get("mean_iou")
+        scored = f"{self.label} (validation mean IoU {mean_iou:.3f})" if mean_iou is not None else self.label
+        card = self.card()
+        return f"{scored}: {card}" if card else scored
 
     def metrics(self) -> dict | None:
         """The saved `evaluate` report, or None when there is none or it cannot be read."""

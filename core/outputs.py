@@ -113,10 +113,14 @@ def zip_outputs(
     overlay_alpha: float = 0.5,
     formats: tuple[str, ...] = DEFAULT_FORMATS,
     cutout: CutoutOptions = CutoutOptions(),
+    model_note: str | None = None,
 ) -> bytes:
-    """All output files of several photos in one ZIP archive, keyed by output stem (`output_stems`)."""
+    """All output files of several photos in one ZIP archive, keyed by output stem (`output_stems`);
+    `model_note` (which model made them) goes in as `MODEL.txt`."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        if model_note:
+            archive.writestr("MODEL.txt", model_note.rstrip() + "\n")
         for stem, result in results.items():
             for name, payload in output_files(stem, result, overlay_alpha, formats, cutout).items():
                 archive.writestr(name, payload)

@@ -113,13 +113,14 @@ def model_panel() -> None:
             list(by_label),
             key="model",
             format_func=lambda label: model_choice(by_label[label]),
-            help=f"The model files in {settings().models_dir}. The default is the fastest; a larger model "
-            "takes longer per photo. models/README.md describes each.",
+            help=f"The model files in {settings().models_dir}; the line below says what the chosen one is for.",
         )
     entry = selected_model()
     if entry is None:
         sidebar.error(f"No model in {settings().models_dir}")
         return
+    if entry.card():
+        sidebar.info(entry.card())
     try:
         model = _load_segmenter(str(entry.path), entry.mtime())
     except ModelFileError:

@@ -235,8 +235,9 @@ def test_the_zip_of_same_stem_photos_holds_every_output(tiny_model_path):
     results = {
         stem: segmenter.segment(synthetic_pet(30, 20, seed=index)[0]) for index, stem in enumerate(output_stems(names))
     }
-    archive = zipfile.ZipFile(io.BytesIO(zip_outputs(results)))
-    assert sorted(archive.namelist()) == [
+    archive = zipfile.ZipFile(io.BytesIO(zip_outputs(results, model_note="Made by petseg")))
+    assert archive.read("MODEL.txt") == b"Made by petseg\n"
+    assert sorted(set(archive.namelist()) - {"MODEL.txt"}) == [
         "x.jpg_mask.png",
         "x.jpg_overlay.png",
         "x.png_mask.png",

@@ -1,8 +1,10 @@
-"""The real Streamlit app through AppTest, on a tiny trained model and synthetic data."""
+"""The real Streamlit app through AppTest, on the shipped default model (fast at 128 px, and sure
+of the pets in the bundled photos, which a tiny model is not) and synthetic data."""
 
 import json
 import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from dashboard.legend import BORDER_MEANING
 from tests.helpers import jpeg_bytes, synthetic_pet
 
 APP = "../dashboard/app.py"
+SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "petseg.keras"
 TIMEOUT = 120
 LEGEND = f"border: {BORDER_MEANING}"
 
@@ -20,7 +23,7 @@ LEGEND = f"border: {BORDER_MEANING}"
 def app_env(monkeypatch, tmp_path, trained_tiny_run, tiny_dataset):
     models = tmp_path / "models"
     models.mkdir()
-    shutil.copy(trained_tiny_run / "model.keras", models / "petseg.keras")
+    shutil.copy(SHIPPED_MODEL, models / "petseg.keras")
     shutil.copy(trained_tiny_run / "history.csv", models / "petseg.history.csv")
     (models / "petseg.metrics.json").write_text(json.dumps({"dice": 0.5, "mean_iou": 0.4, "images": 2}))
     runs = tmp_path / "runs"
@@ -70,9 +73,13 @@ def test_segment_page_uploads_good_and_bad_photos(app_env):
 def test_example_photo_and_views(app_env):
     app = started()
     example = app.selectbox(key="example")
-    app = example.set_value(example.options[1]).run()
+    app = example.set_value("Abyssinian_1").run()
     assert not app.exception and [m.label for m in app.metric].count("Pet share") == 1
     assert "Scores against the ground truth" in texts(app)  # a validation image: its annotation and scores
+    assert "1 for a mask that matches the annotation exactly" in texts(app)
+    assert re.search(r"mean IoU is (better than|worse than|about) this model's average .*\(0\.400\)", texts(app))
+    first = example.options[1:5]  # cats and dogs take turns: Oxford-IIIT names cat breeds with a capital
+    assert {name[0].isupper() for name in first} == {True, False}, first
     assert len(app.get("image")) == 4  # photo, mask, overlay side by side, and the ground truth
     assert LEGEND in texts(app)
     assert {toggle.key for toggle in app.sidebar.toggle} == {"cleanup", "tta"}  # beside the results, not above them
@@ -321,6 +328,19 @@ def test_a_second_model_is_offered_beside_the_default_and_used_once_chosen(app_e
     assert "No validation metrics saved beside this model." in [c.value for c in app.sidebar.caption]
     large_share = [m.value for m in app.metric if m.label == "Pet share"]
     assert len(large_share) == len(default_share) == 1 and large_share != default_share
+    assert "Made by petseg-large" in texts(app)
+
+
+def test_results_name_the_model_that_made_them_with_its_one_line_card(app_env):
+    (app_env / "petseg.card.txt").write_text("The default: the fastest model.\n")
+    app = started()
+    assert [info.value for info in app.sidebar.info] == ["The default: the fastest model."]
+    photos = [
+        (f"{name}.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=i)[0]), "image/jpeg") for i, name in enumerate("ab")
+    ]
+    app.file_uploader(key="uploads").set_value(photos).run()
+    made_by = "Made by petseg (validation mean IoU 0.400): The default: the fastest model."
+    assert [c.value for c in app.caption].count(made_by) == 2
 
 
 def test_the_scripts_streamlit_runs_hold_no_stray_strings_it_would_show():

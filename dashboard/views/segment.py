@@ -151,6 +151,7 @@ def run() -> None:
     stems = output_stems([name for name, _ in items])  # the CLI's naming rule: same-stem photos keep their extension
     done: dict[str, Segmentation] = {}
     failed: list[str] = []
+    made_by = state.selected_model().describe()
     for index, ((name, data), stem) in enumerate(zip(items, stems)):
         if len(items) > 1:  # one photo's name is on its file chip just above
             st.subheader(name)
@@ -169,6 +170,7 @@ def run() -> None:
             show_ground_truth(example_pair, result, segmenter.input_size)
         explain_if_no_pet(result, segmenter.input_size)
         show_figures_and_downloads(index, stem, result, display, matte)
+        st.caption(f"Made by {made_by}")
     if progress is not None:
         progress.empty()
     if failed and len(items) > 1:
@@ -178,8 +180,8 @@ def run() -> None:
     if len(done) > 1:
         zip_slot.download_button(
             f"Download all {len(done)} results (ZIP)",
-            lambda: zip_outputs(done, display.alpha, DOWNLOAD_FORMATS, display.cutout),
-            file_name="petseg-results.zip",
+            lambda: zip_outputs(done, display.alpha, DOWNLOAD_FORMATS, display.cutout, f"Made by {made_by}"),
+            file_name=f"petseg-results-{state.selected_model().label}.zip",
             mime="application/zip",
             key="download-zip",
             type="primary",
@@ -246,8 +248,18 @@ def show_ground_truth(pair: Pair, result: Segmentation, input_size: int) -> None
     columns[1].markdown(
         f"**Scores against the ground truth** (at the model's {input_size} px):  \n"
         f"Dice {scores['dice']:.3f} · mean IoU {scores['mean_iou']:.3f} · pet IoU {scores['pet_iou']:.3f} · "
-        f"pixel accuracy {scores['pixel_accuracy']:.3f}"
+        f"pixel accuracy {scores['pixel_accuracy']:.3f}  \n" + score_sentence(scores["mean_iou"])
     )
+
+
+def score_sentence(mean_iou: float) -> str:
+    """What the scores mean, in one plain sentence, against the model's own validation average."""
+    average = (state.selected_model().metrics() or {}).get("mean_iou")
+    text = "Each score is 1 for a mask that matches the annotation exactly and 0 for one that misses it entirely."
+    if average is None:
+        return text
+    verdict = "better than" if mean_iou > average + 0.02 else "worse than" if mean_iou < average - 0.02 else "about"
+    return f"{text} This photo's mean IoU is {verdict} this model's average on 1000 validation photos ({average:.3f})."
 
 
 def explain_if_no_pet(result: Segmentation, input_size: int) -> None:

@@ -36,6 +36,12 @@ def is_history_file(path: Path) -> bool:
     return header[:1] == ["epoch"]
 
 
+def history_path(text: str) -> Path:
+    """A typed path to a history: surrounding spaces dropped, and a run folder taken as RUN/history.csv."""
+    path = Path(text.strip())
+    return path / "history.csv" if text.strip() and path.is_dir() else path
+
+
 def run_histories(runs_dir: Path) -> list[Path]:
     """The `history.csv` of each training run folder directly inside `runs_dir`, by folder name."""
     return sorted(Path(runs_dir).glob("*/history.csv"))
@@ -91,8 +97,9 @@ def overfitting_onset(rows: list[dict[str, float]], window: int = 3) -> int | No
     """The epoch after which validation loss starts rising for good, or None.
 
     Validation loss is smoothed with a trailing mean over `window` epochs; the onset is the
-    epoch of the smoothed minimum, provided the smoothed curve ends higher than that minimum by
-    more than 2% and at least `window` epochs follow it (noise alone is not overfitting).
+    lowest raw epoch of the window that ends at the smoothed minimum, provided the smoothed
+    curve ends higher than that minimum by more than 2% and at least `window` epochs follow it
+    (noise alone is not overfitting).
     """
     values = [row["val_loss"] for row in rows if "val_loss" in row]
     epochs = [int(row["epoch"]) for row in rows if "val_loss" in row]
@@ -104,5 +111,8 @@ def overfitting_onset(rows: list[dict[str, float]], window: int = 3) -> int | No
     ]
     lowest = min(range(len(smoothed)), key=smoothed.__getitem__)
     if len(smoothed) - 1 - lowest >= window and smoothed[-1] > smoothed[lowest] * 1.02:
-        return epochs[lowest]
+        # the trailing mean lags the curve: the onset is the lowest raw epoch of that window,
+        # the minimum a reader sees on the chart
+        start = max(0, lowest - window + 1)
+        return epochs[min(range(start, lowest + 1), key=values.__getitem__)]
     return None

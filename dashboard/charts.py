@@ -9,6 +9,8 @@ from core.labels import CLASS_NAMES
 
 TRAIN_COLOUR, VAL_COLOUR = "#F58518", "#4C78A8"
 """As the reference report's Figure 1 draws them: training orange, validation blue."""
+CHART_MARGIN = {"l": 10, "r": 10, "t": 70, "b": 10}
+"""Room above the title for Plotly's toolbar, which otherwise covers it on a phone's narrow chart."""
 
 
 def visible_range(series: list[list[float | None]]) -> list[float] | None:
@@ -73,7 +75,7 @@ def history_figure(
         xaxis_dtick=max(1, len(epochs) // 10),
         hovermode="x unified",
         height=340,
-        margin={"l": 10, "r": 10, "t": 70, "b": 10},
+        margin=CHART_MARGIN,
         legend={"orientation": "h", "y": -0.25},
     )
     shown = visible_range(series)
@@ -110,7 +112,7 @@ def learning_rate_figure(rows: list[dict[str, float]]) -> go.Figure:
         height=300,
         yaxis_exponentformat="power",
         yaxis_dtick=1,
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        margin=CHART_MARGIN,
     )
     return figure
 

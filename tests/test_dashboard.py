@@ -232,7 +232,7 @@ def test_history_page_charts(app_env):
 def test_history_page_explains_an_empty_path_and_a_file_that_is_not_a_history(app_env, tmp_path):
     app = started("views/history.py")
     app.selectbox(key="history_choice").set_value("another file…").run()
-    assert "Type the path of a training run's history.csv" in texts(app) and not app.warning
+    assert "Type the path of a training run's folder (RUN) or its history.csv" in texts(app) and not app.warning
     notes = tmp_path / "notes.csv"
     notes.write_text("name,score\ncat,1\n")
     app.text_input(key="history_path").set_value(str(notes)).run()
@@ -240,6 +240,15 @@ def test_history_page_explains_an_empty_path_and_a_file_that_is_not_a_history(ap
         f"{notes} is not a training history: its first column should be `epoch` "
         "(PetSeg writes RUN/history.csv during training)."
     ]
+
+
+def test_history_page_takes_a_run_folder_and_a_path_typed_with_spaces(app_env, trained_tiny_run):
+    app = started("views/history.py")
+    app.selectbox(key="history_choice").set_value("another file…").run()
+    for typed in (f" {trained_tiny_run / 'history.csv'}  ", str(trained_tiny_run), f" {trained_tiny_run} "):
+        app.text_input(key="history_path").set_value(typed).run()
+        assert not app.warning and not app.error, typed
+        assert app.metric[0].value == "3" and len(app.get("plotly_chart")) == 6, typed
 
 
 def test_history_page_says_when_the_model_holds_its_last_epoch(app_env):

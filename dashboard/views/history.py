@@ -6,7 +6,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.history import best_epoch, is_history_file, kept_epoch, overfitting_onset, read_history, run_histories
+from core.history import (
+    best_epoch,
+    history_path,
+    is_history_file,
+    kept_epoch,
+    overfitting_onset,
+    read_history,
+    run_histories,
+)
 from dashboard import state
 from dashboard.charts import history_figure, learning_rate_figure
 
@@ -34,7 +42,7 @@ def shown_path(path: Path) -> str:
 def show_curves(path: Path, keep: str) -> None:
     """The history's figures; in a fragment that reruns every 10 s while following a training."""
     if path == Path():
-        st.info("Type the path of a training run's history.csv (RUN/history.csv).")
+        st.info("Type the path of a training run's folder (RUN) or its history.csv (RUN/history.csv).")
         return
     if not path.is_file():
         st.warning(f"No history file at {shown_path(path)}. Training writes one to RUN/history.csv after each epoch.")
@@ -93,7 +101,8 @@ def run() -> None:
     picked = st.selectbox("History", list(choices), key="history_choice")
     path = choices[picked]
     if picked == ANOTHER_FILE:
-        path = Path(st.text_input("Path to a history.csv", key="history_path", placeholder="runs/my-run/history.csv"))
+        typed = st.text_input("Path to a history.csv or a run folder", key="history_path", placeholder="runs/my-run")
+        path = history_path(typed)
     follow = st.toggle("Follow a running training (refresh every 10 s)", key="follow")
     curves = st.fragment(run_every="10s" if follow else None)(show_curves)
     curves(path, entry.keep() if path == model_history else "best")

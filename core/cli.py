@@ -157,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("paths", nargs="+", type=Path, help="image files or folders")
     predict.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
     predict.add_argument("--out", type=Path, required=True, help="output folder")
-    predict.add_argument("--cleanup", action="store_true", help="keep only the largest connected pet region")
+    predict.add_argument(
+        "--cleanup", action="store_true", help="drop pet regions smaller than a tenth of the largest (stray specks)"
+    )
     predict.add_argument("--tta", action="store_true", help=TTA_HELP)
     predict.add_argument(
         "--format",

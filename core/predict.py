@@ -65,8 +65,16 @@ def probabilities_to_trimap(probabilities: np.ndarray, size: tuple[int, int]) ->
     return _upscale_argmax()(np.asarray(probabilities, np.float32), np.array([height, width], np.int32)).numpy()
 
 
-def keep_largest_pet(trimap: np.ndarray) -> np.ndarray:
-    """Keep only the largest connected pet region (pet and border together); the rest becomes background."""
+STRAY_SHARE = 0.1
+"""`cleanup` drops a pet region smaller than this share of the largest one. Measured on the 1000
+validation images (`python -m bench.cleanup`, bench/RESULTS.md): it drops 263 of the 266 false
+regions beside the largest (and 181 of 186 real but tiny ones: a paw cut off by a bar), while a
+second pet, whose area is rarely under a tenth of the first's, is kept; pooled pet IoU is the same
+(0.8763 vs 0.8762 without clean-up). Keeping only the largest region deleted any second pet."""
+
+
+def drop_stray_pet_regions(trimap: np.ndarray, min_share: float = STRAY_SHARE) -> np.ndarray:
+    """Turn pet regions (pet and border connected) smaller than `min_share` of the largest into background."""
     from scipy import ndimage
 
     labels, count = ndimage.label(trimap != TrimapValue.BACKGROUND)
@@ -74,8 +82,9 @@ def keep_largest_pet(trimap: np.ndarray) -> np.ndarray:
         return trimap
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
+    stray = np.flatnonzero(sizes < min_share * sizes.max())
     cleaned = trimap.copy()
-    cleaned[(labels != 0) & (labels != int(np.argmax(sizes)))] = TrimapValue.BACKGROUND
+    cleaned[np.isin(labels, stray[stray != 0])] = TrimapValue.BACKGROUND
     return cleaned
 
 
@@ -89,7 +98,7 @@ class Segmentation:
     seconds: float
     """Decoding, model input and inference: the prediction itself."""
     cleanup: bool = False
-    """Keep only the largest connected pet region in the trimap."""
+    """Drop stray pet regions (`drop_stray_pet_regions`) from the trimap."""
 
     @cached_property
     def resolved(self) -> np.ndarray:
@@ -107,7 +116,7 @@ class Segmentation:
         """(H, W) uint8 at the displayed size: 1 pet, 2 background, 3 border. Made on first use
         (70 ms on a 12 MP photo, which a cut-out alone does not need)."""
         trimap = probabilities_to_trimap(self.resolved, self.photo.size)
-        return keep_largest_pet(trimap) if self.cleanup else trimap
+        return drop_stray_pet_regions(trimap) if self.cleanup else trimap
 
     def matte(self, refine: str = "matting") -> Matte:
         """The alpha matte at the photo's size (`core.matte`); empty when no pet was found."""

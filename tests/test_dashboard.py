@@ -83,6 +83,8 @@ def test_example_photo_and_views(app_env):
     assert len(app.get("image")) == 4  # photo, mask, overlay side by side, and the ground truth
     assert LEGEND in texts(app)
     assert {toggle.key for toggle in app.sidebar.toggle} == {"cleanup", "tta"}  # beside the results, not above them
+    cleanup = app.sidebar.toggle(key="cleanup")
+    assert cleanup.label == "Drop stray pet specks" and "a second pet too, is kept" in cleanup.help
     assert image_captions(app)[:3] == ["Photo", "Mask", "Overlay"]
     shown = {}
     for view in ("Overlay", "Mask", "Cut-out"):

@@ -9,7 +9,7 @@ from core import render
 from core.cli import main
 from core.imaging import ImageError
 from core.model_io import ModelFileError, load_model
-from core.predict import Segmenter, keep_largest_pet, probabilities_to_trimap
+from core.predict import Segmenter, drop_stray_pet_regions, probabilities_to_trimap
 from tests.helpers import assert_trimap, jpeg_bytes, synthetic_pet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,13 +47,15 @@ def test_probabilities_are_resized_before_argmax():
     assert 0 < (trimap == 1).sum() < 12
 
 
-def test_keep_largest_pet_removes_small_islands():
-    trimap = np.full((10, 10), 2, np.uint8)
-    trimap[1:6, 1:6] = 1
-    trimap[8, 8] = 1
-    trimap[8, 9] = 3
-    cleaned = keep_largest_pet(trimap)
-    assert (cleaned[1:6, 1:6] == 1).all() and cleaned[8, 8] == 2 and cleaned[8, 9] == 2
+def test_cleanup_drops_specks_and_keeps_a_second_pet():
+    trimap = np.full((20, 20), 2, np.uint8)
+    trimap[1:11, 1:11] = 1  # the first pet: 100 px
+    trimap[13:18, 13:17] = 1  # a second pet: 20 px, a fifth of the first
+    trimap[17, 1] = 1  # a speck (2 px with its border): under a tenth
+    trimap[17, 2] = 3
+    cleaned = drop_stray_pet_regions(trimap)
+    assert (cleaned[1:11, 1:11] == 1).all() and (cleaned[13:18, 13:17] == 1).all()
+    assert cleaned[17, 1] == 2 and cleaned[17, 2] == 2
 
 
 def test_batch_and_single_predictions_agree(segmenter):

@@ -84,7 +84,12 @@ def display_controls(view: str) -> tuple[bool, bool, float, CutoutOptions]:
     sidebar starts closed and the result comes right after the upload."""
     with st.sidebar:
         st.subheader("Display")
-        cleanup = st.toggle("Largest pet region only", key="cleanup", help="Drop small stray pet blobs.")
+        cleanup = st.toggle(
+            "Drop stray pet specks",
+            key="cleanup",
+            help="Turns pet regions smaller than a tenth of the largest one into background (specks, "
+            "reflections); every pet at least that big, a second pet too, is kept.",
+        )
         tta = st.toggle(
             "Higher quality, about 2x slower",
             key="tta",

@@ -138,7 +138,7 @@ def test_cut_out_view_refines_edges_on_each_background_and_offers_its_downloads(
         "Download overlay",
         "Download mask (label map)",
     ]
-    for refine in ("Fast", "Matting (fur, 0.1-2 s)"):
+    for refine in ("Fast (about 0.3 s for 12 MP)", "Matting (fur; about 2 s for 12 MP)"):
         app.segmented_control(key="refine").set_value(refine).run()
         assert not app.exception, app.exception
     for background in ("Colour", "Blurred photo", "Image", "Transparent"):
@@ -369,3 +369,21 @@ def test_the_scripts_streamlit_runs_hold_no_stray_strings_it_would_show():
         if index > 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
     ]
     assert len(scripts) >= 4 and stray == [], f"bare strings Streamlit would display: {stray}; make them comments"
+
+
+def test_a_large_photo_says_its_downloads_take_seconds(app_env):
+    from PIL import Image
+
+    large = Image.fromarray(np.asarray(synthetic_pet(120, 90, seed=3)[0])).resize((2400, 1800))
+    app = started()
+    app.file_uploader(key="uploads").set_value([("big.jpg", jpeg_bytes(large), "image/jpeg")]).run()
+    assert not app.exception, app.exception
+    assert "Each download of this 4 MP photo is made when you click it" in texts(app)
+    app.file_uploader(key="uploads").set_value(
+        [("small.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg")]
+    ).run()
+    assert "Each download of this" not in texts(app)
+    refine_options = (
+        app.segmented_control(key="view").set_value("Cut-out").run().segmented_control(key="refine").options
+    )
+    assert refine_options == ["Matting (fur; about 2 s for 12 MP)", "Fast (about 0.3 s for 12 MP)"]

@@ -27,7 +27,11 @@ from dashboard import state
 from dashboard.legend import show_legend
 
 VIEWS = ["Side by side", "Overlay", "Mask", "Cut-out"]
-REFINE_LABELS = {"Matting (fur, 0.1-2 s)": "matting", "Fast": "fast"}
+REFINE_LABELS = {"Matting (fur; about 2 s for 12 MP)": "matting", "Fast (about 0.3 s for 12 MP)": "fast"}
+"""Times measured by `python -m bench.cutout` on a 12 MP photo on an idle 2-core server (README's table);
+a photo of a few megapixels takes a fraction of them, a busy server longer."""
+LARGE_PHOTO_PIXELS = 4_000_000
+"""Above this, the page says that downloads are encoded when clicked and take seconds."""
 BACKGROUNDS = ["Transparent", "Colour", "Blurred photo", "Image"]
 DOWNLOAD_FORMATS = ("cutout", "alpha", "colour", "overlay", "mask")
 DOWNLOAD_LABELS = {  # each names its file: <photo>_cutout.png, _alpha.png, _mask_colour.png, _overlay.png, _mask.png
@@ -161,7 +165,8 @@ def run() -> None:
         if len(items) > 1:  # one photo's name is on its file chip just above
             st.subheader(name)
         try:
-            result = state.segment(data, name, display.cleanup, display.tta)
+            with st.spinner(f"Segmenting {name}…"):  # decoding a 12 MP photo alone takes a second
+                result = state.segment(data, name, display.cleanup, display.tta)
         except ImageError as error:  # its message starts with the file's name
             st.error(f"Cannot segment {error}")
             failed.append(str(error))
@@ -289,6 +294,11 @@ def show_figures_and_downloads(
     stats[0].metric("Pet share", f"{result.pet_fraction:.1%}")
     stats[1].metric("Prediction time", f"{result.seconds * 1000:.0f} ms")
     stats[2].metric("Photo size", f"{width}×{height}")
+    if width * height > LARGE_PHOTO_PIXELS:
+        st.caption(
+            f"Each download of this {width * height / 1e6:.0f} MP photo is made when you click it: a few "
+            "seconds each (the button shows a spinner meanwhile)."
+        )
     makers = output_makers(stem, result, display.alpha, DOWNLOAD_FORMATS, display.cutout, matte)
     buttons = st.columns(len(makers))
     for column, kind, (file_name, make) in zip(buttons, DOWNLOAD_FORMATS, makers.items()):

@@ -10,9 +10,11 @@ PORT_API ?= 8000
 
 .PHONY: dashboard serve test install install-train install-dev browser lint format
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@# the project itself, editable: `import core` and a bare `streamlit run dashboard/app.py` work from any folder
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@# pymatting's numba functions compile on first use (about a minute) and are cached: do it now, not in a page load
 	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -c "import core.matte; core.matte.warm_up()"
 	touch $@

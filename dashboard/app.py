@@ -1,7 +1,7 @@
-"""PetSeg dashboard: `python -m streamlit run dashboard/app.py`, from the project root (`make dashboard`).
+"""PetSeg dashboard: `make dashboard`, or `streamlit run dashboard/app.py` from any folder.
 
-`python -m` puts the working folder, the project root, on the import path, so `core` and
-`dashboard` import as packages; a bare `streamlit run` would put only `dashboard/` there.
+`make install` installs the project into the virtual environment (editable), so `core` and
+`dashboard` import as packages whichever way Streamlit is started.
 """
 
 from __future__ import annotations

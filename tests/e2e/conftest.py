@@ -50,11 +50,21 @@ def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> No
     raise TimeoutError(f"{url}/_stcore/health did not answer within {timeout} s")
 
 
-def start_server(port: int, env: dict[str, str], stdout=subprocess.DEVNULL) -> subprocess.Popen:
-    """`python -m streamlit run dashboard/app.py` on 127.0.0.1:`port`, from the project root."""
-    command = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
-               "--server.address", "127.0.0.1", "--server.headless", "true"]  # fmt: skip
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.STDOUT)
+def start_server(
+    port: int, env: dict[str, str], stdout=subprocess.DEVNULL, bare_from: Path | None = None
+) -> subprocess.Popen:
+    """`python -m streamlit run dashboard/app.py` on 127.0.0.1:`port`, from the project root; with
+    `bare_from`, the command every Streamlit user types first, `streamlit run /path/to/dashboard/app.py`,
+    from that folder (it finds `core` and `dashboard` because `make install` installs the project)."""
+    if bare_from is None:
+        command, cwd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py"], ROOT
+    else:
+        command, cwd = (
+            [str(Path(sys.executable).parent / "streamlit"), "run", str(ROOT / "dashboard" / "app.py")],
+            bare_from,
+        )
+    options = ["--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"]
+    return subprocess.Popen(command + options, cwd=cwd, env=env, stdout=stdout, stderr=subprocess.STDOUT)
 
 
 @pytest.fixture(scope="session")
@@ -66,13 +76,15 @@ def e2e_models() -> Path:
 
 
 @contextmanager
-def serving(env: dict[str, str], log_name: str = "streamlit.log") -> Iterator[tuple[str, subprocess.Popen]]:
+def serving(
+    env: dict[str, str], log_name: str = "streamlit.log", bare_from: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """A fresh server (its own caches: a cold start) with `env`; yields (base URL, process) once
-    healthy; its log goes to test-artifacts/`log_name`."""
+    healthy; its log goes to test-artifacts/`log_name`. `bare_from`: see `start_server`."""
     port = free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     with open(ARTIFACTS / log_name, "w") as log:
-        process = start_server(port, {**os.environ, **env}, stdout=log)
+        process = start_server(port, {**os.environ, **env}, stdout=log, bare_from=bare_from)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_healthy(url, process)

@@ -167,3 +167,16 @@ def test_unreadable_and_pet_free_uploads_say_why_on_the_page(streamlit_server, b
     assert_no_exception(page)
     page.screenshot(path=str(ARTIFACTS / "no-pet-phone.png"), full_page=True)
     page.close()
+
+
+def test_the_bare_streamlit_run_command_works_from_another_folder(e2e_env, browser, tmp_path):
+    """`streamlit run dashboard/app.py` (no `python -m`) put only dashboard/ on the import path and
+    showed `ModuleNotFoundError: No module named 'dashboard'`; the installed project imports anywhere."""
+    with serving(e2e_env, "streamlit-bare.log", bare_from=tmp_path) as (url, _):
+        page = browser.new_page()
+        page.goto(url)
+        page.get_by_text("Upload a photo of your cat or dog").wait_for(timeout=120_000)
+        wait_for_script(page)
+        assert page.get_by_role("heading", name="Segment a pet photo").count() == 1
+        assert_no_exception(page)
+        page.close()

@@ -387,3 +387,16 @@ def test_a_large_photo_says_its_downloads_take_seconds(app_env):
         app.segmented_control(key="view").set_value("Cut-out").run().segmented_control(key="refine").options
     )
     assert refine_options == ["Matting (fur; about 2 s for 12 MP)", "Fast (about 0.3 s for 12 MP)"]
+
+
+def test_a_camera_photo_is_segmented_like_an_upload(app_env):
+    app = started()
+    assert not app.get("camera_input")  # nothing asks for the camera until the person wants it
+    app.toggle(key="use_camera").set_value(True).run()
+    assert len(app.get("camera_input")) == 1
+    app.camera_input(key="camera").set_value(("shot.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=2)[0]), "image/jpeg"))
+    app.run()
+    assert not app.exception, app.exception
+    assert [m.label for m in app.metric].count("Pet share") == 1
+    keys = {button.key for button in app.get("download_button")}
+    assert "download-0-camera_mask.png" in keys  # named like an upload called camera.jpg

@@ -55,6 +55,18 @@ TINY_SIDE = 64
 NO_EXAMPLE = "(none)"
 
 
+CAMERA_NAME = "camera.jpg"
+
+
+def camera_shot() -> tuple[str, bytes] | None:
+    """A photo from the device's camera, as a second source beside the uploader. Behind a toggle,
+    so the page does not ask for the camera until the person wants it."""
+    if not st.toggle("Take a photo with the camera", key="use_camera"):
+        return None
+    shot = st.camera_input("Camera", key="camera", label_visibility="collapsed")
+    return (CAMERA_NAME, shot.getvalue()) if shot is not None else None
+
+
 def cutout_controls() -> CutoutOptions:
     """Refinement, background and crop of the cut-out view."""
     refine_label = st.segmented_control(
@@ -132,6 +144,7 @@ def run() -> None:
     st.caption(
         f"JPEG, PNG, WebP, GIF, BMP, TIFF; up to {MAX_FILE_BYTES // 2**20} MB, {MAX_PIXELS // 1_000_000} megapixels."
     )
+    shot = camera_shot()
     examples = {pair.stem: pair for pair in sample_pairs()}
     example = st.selectbox(
         "…or try an example from the validation set",
@@ -144,6 +157,8 @@ def run() -> None:
     if display.view != "Cut-out" or example_pair is not None:  # a cut-out alone shows no class colours
         show_legend()
     items: list[tuple[str, bytes]] = [(upload.name, upload.getvalue()) for upload in uploads or []]
+    if shot is not None:
+        items.append(shot)
     if example_pair is not None:
         if items:
             st.info(

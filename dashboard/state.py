@@ -70,10 +70,10 @@ def _segment(path: str, mtime: float, data: bytes, name: str, cleanup: bool, tta
     return _load_segmenter(path, mtime, tta).segment(Photo(data, name), cleanup=cleanup)
 
 
-def segment(data: bytes, name: str, cleanup: bool, tta: bool = False) -> Segmentation:
-    """Segment an uploaded file with the selected model (errors name the file); results are cached
-    (slider moves are free)."""
-    entry = selected_model()
+def segment(data: bytes, name: str, cleanup: bool, tta: bool = False, entry: ModelEntry | None = None) -> Segmentation:
+    """Segment an uploaded file with the selected model, or `entry` (errors name the file); results
+    are cached (slider moves are free)."""
+    entry = entry or selected_model()
     return _segment(str(entry.path), entry.mtime(), data, name, cleanup, tta)
 
 
@@ -88,10 +88,17 @@ def _gallery(path: str, mtime: float, data_dir: str) -> tuple[gallery.GallerySou
     return source, cached_score_images(model, source.arrays, settings().score_cache_dir)
 
 
-def gallery_results(data_dir: Path) -> tuple[gallery.GallerySource, list[ImageResult]]:
-    """Validation images with predictions and scores, computed once per model and data folder."""
-    entry = selected_model()
+def gallery_results(data_dir: Path, entry: ModelEntry | None = None) -> tuple[gallery.GallerySource, list[ImageResult]]:
+    """Validation images with predictions and scores by the selected model (or `entry`), computed
+    once per model and data folder (and kept on disk: a comparison costs nothing after the first time)."""
+    entry = entry or selected_model()
     return _gallery(str(entry.path), entry.mtime(), str(data_dir))
+
+
+def other_models() -> list[ModelEntry]:
+    """The models besides the selected one: what a comparison can be made with."""
+    chosen = selected_model()
+    return [entry for entry in models() if chosen is None or entry.path != chosen.path]
 
 
 def model_choice(entry: ModelEntry) -> str:

@@ -400,3 +400,27 @@ def test_a_camera_photo_is_segmented_like_an_upload(app_env):
     assert [m.label for m in app.metric].count("Pet share") == 1
     keys = {button.key for button in app.get("download_button")}
     assert "download-0-camera_mask.png" in keys  # named like an upload called camera.jpg
+
+
+def test_two_models_are_compared_on_a_photo_and_in_the_gallery(app_env, tiny_model_path):
+    shutil.copy(tiny_model_path, app_env / "petseg-large.keras")  # untrained: it disagrees with the default
+    app = started()
+    assert app.sidebar.selectbox(key="compare_with").options == ["(no comparison)", "petseg-large"]
+    app.file_uploader(key="uploads").set_value(
+        [("cat.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg")]
+    ).run()
+    assert not any(caption.startswith("Where they differ") for caption in image_captions(app))
+    app.sidebar.selectbox(key="compare_with").set_value("petseg-large").run()
+    assert not app.exception, app.exception
+    captions = image_captions(app)
+    assert "Mask: petseg" in captions and "Mask: petseg-large" in captions
+    differ = next(caption for caption in captions if caption.startswith("Where they differ (magenta): "))
+    assert float(differ.split(": ")[1].split("%")[0]) > 0
+
+    app.switch_page("views/gallery.py").run()
+    app.selectbox(key="gallery_compare_with").set_value("petseg-large").run()
+    assert not app.exception, app.exception
+    rows = [c.value for c in app.caption if " vs " in c.value and "pet IoU" in c.value]
+    assert rows, texts(app)
+    differences = [abs(float(row.split("petseg-large ")[1].split(")")[0])) for row in rows]
+    assert differences == sorted(differences, reverse=True)  # the largest difference first

@@ -8,6 +8,8 @@ import streamlit as st
 from PIL import Image
 
 from core import gallery
+from core.catalog import ModelEntry
+from core.compare import Comparison, compare
 from core.evaluate import ImageResult, pooled_confusion
 from core.labels import to_trimap
 from core.render import colourise, overlay
@@ -33,6 +35,9 @@ SORT_ORDERS = {
     "Name": ("name", False),
 }
 SPECIES = ["all", "cat", "dog"]
+ROW_TITLES = ("Image", "Ground truth", "Prediction", "Overlay")
+NO_COMPARISON = "(no comparison)"
+COMPARED_SCORE = "pet_iou"
 PAGE_SIZES = [6, 12, 24, 48]
 
 
@@ -58,15 +63,40 @@ def run() -> None:
         )
         st.stop()
     show_summary(chosen)
-    pages = page_count(len(chosen), per_page)
+    other = comparison_choice()
+    rows = compare(chosen, state.gallery_results(data_dir, other)[1], COMPARED_SCORE) if other else chosen
+    if other:
+        st.caption(
+            f"Each row: this model ({state.selected_model().label}) and {other.label} on one image, the images "
+            f"where their pet IoU differs most first (the sort above applies without a comparison)."
+        )
+    pages = page_count(len(rows), per_page)
     page = page_picker("top", pages)
     show_legend()
+    titles = ("Image", "Ground truth", state.selected_model().label, other.label) if other else ROW_TITLES
     header = st.columns(4)
-    for column, title in zip(header, ("Image", "Ground truth", "Prediction", "Overlay")):
+    for column, title in zip(header, titles):
         column.markdown(f"**{title}**")
-    for result in page_of(chosen, page, per_page):
-        show_row(result)
+    for row in page_of(rows, page, per_page):
+        if other:
+            show_comparison_row(row, other.label)
+        else:
+            show_row(row)
     page_picker("bottom", pages)
+
+
+def comparison_choice() -> ModelEntry | None:
+    others = {entry.label: entry for entry in state.other_models()}
+    if not others:
+        return None
+    picked = st.selectbox(
+        "Compare with",
+        [NO_COMPARISON, *others],
+        key="gallery_compare_with",
+        help="Scores the images with a second model too (once; kept on disk) and shows first the images "
+        "where the two differ most.",
+    )
+    return others.get(picked)
 
 
 def filtered(results: list[ImageResult]) -> tuple[list[ImageResult], int]:
@@ -126,6 +156,21 @@ def page_picker(where: str, pages: int) -> int:
     st.session_state[f"page_{where}"] = current
     st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, step=1, key=f"page_{where}", on_change=follow)
     return current
+
+
+def show_comparison_row(pair: Comparison, other_label: str) -> None:
+    first, second = pair.first, pair.second
+    with st.container(border=True):
+        st.caption(
+            f"**{first.pair.stem}** ({first.pair.species}, {gallery.breed_name(first.pair.breed)}) — pet IoU "
+            f"{first.scores['pet_iou']:.3f} vs {second.scores['pet_iou']:.3f} ({other_label} "
+            f"{pair.difference('pet_iou'):+.3f}) · mean IoU {first.scores['mean_iou']:.3f} vs "
+            f"{second.scores['mean_iou']:.3f}"
+        )
+        columns = st.columns(4)
+        columns[0].image(Image.fromarray(first.image), width="stretch")
+        for column, mask in zip(columns[1:], (first.truth, first.prediction, second.prediction)):
+            column.image(colourise(to_trimap(mask)), width="stretch")
 
 
 def show_row(result: ImageResult) -> None:

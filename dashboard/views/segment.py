@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from core import render
+from core.catalog import ModelEntry
+from core.compare import disagreement_image, pet_disagreement
 from core.data import Pair
 from core.imaging import (
     MAX_FILE_BYTES,
@@ -53,6 +55,7 @@ DOWNLOAD_HELP = {
 }
 TINY_SIDE = 64
 NO_EXAMPLE = "(none)"
+NO_COMPARISON = "(no comparison)"
 
 
 CAMERA_NAME = "camera.jpg"
@@ -116,6 +119,37 @@ def display_controls(view: str) -> tuple[bool, bool, float, CutoutOptions]:
     return cleanup, tta, alpha, cutout
 
 
+def comparison_choice() -> ModelEntry | None:
+    """Another shipped model to compare with (sidebar), when there is one."""
+    others = {entry.label: entry for entry in state.other_models()}
+    if not others:
+        return None
+    picked = st.sidebar.selectbox(
+        "Compare with",
+        [NO_COMPARISON, *others],
+        key="compare_with",
+        help="Shows the other model's mask beside this one's and, in magenta, where they disagree on what is pet.",
+    )
+    return others.get(picked)
+
+
+def show_comparison(result: Segmentation, data: bytes, name: str, display: Display, other: ModelEntry) -> None:
+    """The selected model's mask, the other model's, and where they disagree on pet vs background."""
+    with st.spinner(f"Segmenting {name} with {other.label}…"):
+        theirs = state.segment(data, name, display.cleanup, display.tta, entry=other)
+    share = float(pet_disagreement(result.trimap, theirs.trimap).mean())
+    photo = preview(result.photo.rgb, state.settings().preview_side)
+    ours_shown, theirs_shown = (render.scaled_trimap(r.trimap, photo.size) for r in (result, theirs))
+    columns = st.columns(3)
+    columns[0].image(colourise(ours_shown), caption=f"Mask: {state.selected_model().label}", width="stretch")
+    columns[1].image(colourise(theirs_shown), caption=f"Mask: {other.label}", width="stretch")
+    columns[2].image(
+        disagreement_image(photo, pet_disagreement(ours_shown, theirs_shown)),
+        caption=f"Where they differ (magenta): {share:.1%} of the photo",
+        width="stretch",
+    )
+
+
 def single_view():
     """Where one big view goes: two thirds of the page (a 128 px example and a 12 MP photo alike,
     with the controls still in view), the whole width on a phone, where columns stack."""
@@ -153,6 +187,7 @@ def run() -> None:
         help="Bundled validation images the model never trained on.",
     )
     display = display_choices()
+    other = comparison_choice()
     example_pair = examples.get(example)
     if display.view != "Cut-out" or example_pair is not None:  # a cut-out alone shows no class colours
         show_legend()
@@ -191,6 +226,8 @@ def run() -> None:
                 progress.progress((index + 1) / len(items), text=f"Segmented {index + 1} of {len(items)}")
         done[stem] = result
         matte = show_views(result, data, name, display)
+        if other is not None:
+            show_comparison(result, data, name, display, other)
         if example_pair is not None and name == example_pair.image.name:
             show_ground_truth(example_pair, result, segmenter.input_size)
         explain_if_no_pet(result, segmenter.input_size)

@@ -97,7 +97,9 @@ class ImageResult:
 
     @property
     def suspect_label(self) -> bool:
-        return self.confident_disagreement >= SUSPECT_SHARE
+        """The model confidently contradicts most of the annotation, or the annotation has no pet at
+        all (every photo of the dataset shows one: `Egyptian_Mau_196`'s trimap is all background)."""
+        return self.confident_disagreement >= SUSPECT_SHARE or not (self.truth != Class.BACKGROUND).any()
 
 
 CONFIDENT = 0.9

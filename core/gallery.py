@@ -85,3 +85,24 @@ def select(
 
 def summary(results: list[ImageResult]) -> dict[str, float]:
     return pooled_scores(results) if results else {}
+
+
+@dataclass(frozen=True)
+class BreedSummary:
+    breed: str
+    species: str
+    images: int
+    scores: dict[str, float]
+    """Pooled over the breed's images, as `summary`."""
+
+
+def per_breed(results: list[ImageResult]) -> list[BreedSummary]:
+    """Scores of each breed among `results`, the worst pet IoU first."""
+    groups: dict[str, list[ImageResult]] = {}
+    for result in results:
+        groups.setdefault(result.pair.breed, []).append(result)
+    summaries = [
+        BreedSummary(breed, members[0].pair.species, len(members), pooled_scores(members))
+        for breed, members in groups.items()
+    ]
+    return sorted(summaries, key=lambda item: item.scores["pet_iou"])

@@ -179,6 +179,22 @@ def test_gallery_page_scores_and_filters(app_env):
     app.selectbox(key="order").set_value("Worst Dice first").run()
     dice = [float(re.search(r"Dice (\d\.\d+)", c.value).group(1)) for c in app.caption if c.value.startswith("**")]
     assert dice == sorted(dice) and len(dice) == 2
+    # every image of a row carries its own label (on a phone the columns stack), errors included
+    assert image_captions(app) == ["Image", "Ground truth", "Prediction", "Overlay", "Errors"] * 2
+    breeds = app.dataframe
+    assert len(breeds) == 1 and list(breeds[0].value["breed"]) == ["Beagle"] and breeds[0].value["images"][0] == 2
+
+
+def test_the_bottom_page_picker_brings_the_reader_to_the_top_of_the_new_page(app_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("PETSEG_DATA_DIR", str(tmp_path / "no-dataset"))  # the bundled sample: several pages
+    app = started("views/gallery.py")
+    app.selectbox(key="per_page").set_value(6).run()
+    assert not app.get("iframe")
+    app.number_input(key="page_top").set_value(2).run()
+    assert not app.get("iframe")  # the top picker is in view already
+    app.number_input(key="page_bottom").set_value(3).run()
+    assert not app.exception and app.number_input(key="page_top").value == 3
+    assert len(app.get("iframe")) == 1 and "scrollTo" in app.get("iframe")[0].proto.srcdoc
 
 
 def row_stems(app: AppTest) -> list[str]:
@@ -214,6 +230,15 @@ def test_suspect_labels_are_the_confidently_contradicted_ones():
     probabilities[1, ..., 0] = truths[1] == 1  # pet and background swapped
     probabilities[1, ..., 1] = truths[1] == 0
     assert confident_disagreement(truths, probabilities).tolist() == [0.0, 1.0]
+
+
+def test_an_annotation_without_a_pet_is_a_suspect_label():
+    from tests.test_gallery import result
+
+    assert not result("Abyssinian_1", 0.8).suspect_label
+    no_pet = result("Egyptian_Mau_196", 0.0)
+    no_pet.truth[:] = 1  # every pixel background, as that trimap is
+    assert no_pet.suspect_label
 
 
 def test_gallery_falls_back_to_bundled_sample(app_env, monkeypatch, tmp_path):

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+import streamlit.components.v1 as components
 from PIL import Image
 
 from core import gallery
 from core.catalog import ModelEntry
-from core.compare import Comparison, compare
+from core.compare import Comparison, compare, disagreement_image, pet_disagreement
 from core.evaluate import ImageResult, pooled_confusion
 from core.labels import to_trimap
 from core.render import colourise, overlay
@@ -35,7 +36,8 @@ SORT_ORDERS = {
     "Name": ("name", False),
 }
 SPECIES = ["all", "cat", "dog"]
-ROW_TITLES = ("Image", "Ground truth", "Prediction", "Overlay")
+ROW_TITLES = ("Image", "Ground truth", "Prediction", "Overlay", "Errors")
+"""Errors: where prediction and ground truth disagree on pet vs background, in magenta."""
 NO_COMPARISON = "(no comparison)"
 COMPARED_SCORE = "pet_iou"
 PAGE_SIZES = [6, 12, 24, 48]
@@ -72,17 +74,27 @@ def run() -> None:
         )
     pages = page_count(len(rows), per_page)
     page = page_picker("top", pages)
+    if st.session_state.pop("scroll_to_top", False):
+        scroll_to_top()
     show_legend()
-    titles = ("Image", "Ground truth", state.selected_model().label, other.label) if other else ROW_TITLES
-    header = st.columns(4)
-    for column, title in zip(header, titles):
-        column.markdown(f"**{title}**")
     for row in page_of(rows, page, per_page):
         if other:
             show_comparison_row(row, other.label)
         else:
             show_row(row)
     page_picker("bottom", pages)
+
+
+SCROLL_TO_TOP = """<script>
+const main = window.parent.document.querySelector('[data-testid="stMain"]');
+(main || window.parent.document.scrollingElement).scrollTo({top: 0});
+</script>"""
+
+
+def scroll_to_top() -> None:
+    """After a page change at the bottom, show the new page from its top (Streamlit keeps the scroll
+    position, which left the reader at the bottom of the next page)."""
+    components.html(SCROLL_TO_TOP, height=0)
 
 
 def comparison_choice() -> ModelEntry | None:
@@ -142,6 +154,20 @@ def show_summary(chosen: list[ImageResult]) -> None:
     cards[0].metric("Images", len(chosen))
     for card, (key, label) in zip(cards[1:], SCORE_LABELS.items()):
         card.metric(label, f"{summary[key]:.3f}", help=SCORE_HELP[key])
+    with st.expander("Scores per breed (worst pet IoU first)", expanded=False):
+        st.dataframe(
+            [
+                {
+                    "breed": gallery.breed_name(item.breed),
+                    "species": item.species,
+                    "images": item.images,
+                    **{label: round(item.scores[key], 3) for key, label in SCORE_LABELS.items()},
+                }
+                for item in gallery.per_breed(chosen)
+            ],
+            hide_index=True,
+            key="per_breed",
+        )
     with st.expander("Confusion matrix of the selection", expanded=False):
         st.plotly_chart(confusion_figure(pooled_confusion(chosen)), key="confusion")
 
@@ -151,6 +177,7 @@ def page_picker(where: str, pages: int) -> int:
 
     def follow() -> None:
         st.session_state["page"] = st.session_state[f"page_{where}"]
+        st.session_state["scroll_to_top"] = where == "bottom"  # the new page starts at its first row
 
     current = min(int(st.session_state.get("page", 1)), pages)
     st.session_state[f"page_{where}"] = current
@@ -167,10 +194,13 @@ def show_comparison_row(pair: Comparison, other_label: str) -> None:
             f"{pair.difference('pet_iou'):+.3f}) · mean IoU {first.scores['mean_iou']:.3f} vs "
             f"{second.scores['mean_iou']:.3f}"
         )
-        columns = st.columns(4)
-        columns[0].image(Image.fromarray(first.image), width="stretch")
-        for column, mask in zip(columns[1:], (first.truth, first.prediction, second.prediction)):
-            column.image(colourise(to_trimap(mask)), width="stretch")
+        titles = ("Image", "Ground truth", f"Mask: {state.selected_model().label}", f"Mask: {other_label}")
+        images = (
+            original_photo(first),
+            *(colourise(to_trimap(m)) for m in (first.truth, first.prediction, second.prediction)),
+        )
+        for column, image, title in zip(st.columns(len(titles)), images, titles):
+            column.image(image, caption=title, width="stretch")
 
 
 def show_row(result: ImageResult) -> None:
@@ -189,11 +219,22 @@ def show_row(result: ImageResult) -> None:
                 else ""
             )
         )
-        columns = st.columns(4)
-        columns[0].image(photo, width="stretch")
-        columns[1].image(colourise(truth), width="stretch")
-        columns[2].image(colourise(prediction), width="stretch")
-        columns[3].image(overlay(photo, prediction), width="stretch")
+        images = (
+            original_photo(result),  # fullscreen shows the photo itself, not the model's 128 px input
+            colourise(truth),
+            colourise(prediction),
+            overlay(photo, prediction),
+            disagreement_image(photo, pet_disagreement(truth, prediction)),
+        )
+        for column, image, title in zip(st.columns(len(ROW_TITLES)), images, ROW_TITLES):
+            column.image(image, caption=title, width="stretch")  # a caption each: on a phone the columns stack
+
+
+def original_photo(result: ImageResult) -> Image.Image:
+    try:
+        return Image.open(result.pair.image).convert("RGB")
+    except OSError:  # the gallery's arrays came from it; a file removed since still shows the model's input
+        return Image.fromarray(result.image)
 
 
 run()

@@ -214,3 +214,15 @@ def alpha_image(matte: Matte, crop: bool = False, margin: float = 0.05) -> Image
     cropped to the pet exactly as `cutout` crops (so the two files line up pixel for pixel)."""
     image = Image.fromarray(matte.alpha8, mode="L")
     return image.crop(crop_box(matte.alpha8 / 255.0, margin)) if crop else image
+
+
+def side_by_side(images: list[Image.Image], gap: int = 6) -> Image.Image:
+    """Pictures of one height in a row, `gap` white pixels apart: one image that stays a row on any screen."""
+    height = images[0].height
+    width = sum(image.width for image in images) + gap * (len(images) - 1)
+    row = Image.new("RGB", (width, height), (255, 255, 255))
+    left = 0
+    for image in images:
+        row.paste(image.convert("RGB"), (left, 0))
+        left += image.width + gap
+    return row

@@ -80,12 +80,12 @@ def test_example_photo_and_views(app_env):
     assert re.search(r"mean IoU is (better than|worse than|about) this model's average .*\(0\.400\)", texts(app))
     first = example.options[1:5]  # cats and dogs take turns: Oxford-IIIT names cat breeds with a capital
     assert {name[0].isupper() for name in first} == {True, False}, first
-    assert len(app.get("image")) == 4  # photo, mask, overlay side by side, and the ground truth
+    assert len(app.get("image")) == 2  # photo, mask and overlay side by side in one picture, and the ground truth
     assert LEGEND in texts(app)
     assert {toggle.key for toggle in app.sidebar.toggle} == {"cleanup", "tta"}  # beside the results, not above them
     cleanup = app.sidebar.toggle(key="cleanup")
     assert cleanup.label == "Drop stray pet specks" and "a second pet too, is kept" in cleanup.help
-    assert image_captions(app)[:3] == ["Photo", "Mask", "Overlay"]
+    assert image_captions(app)[0] == "Photo · Mask · Overlay"  # one picture: a row on a phone too
     shown = {}
     for view in ("Overlay", "Mask", "Cut-out"):
         app.segmented_control(key="view").set_value(view).run()

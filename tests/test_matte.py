@@ -178,3 +178,11 @@ def test_crop_to_pet_crops_the_cut_out_and_the_alpha_matte_alike():
     cutout, alpha = (Image.open(io.BytesIO(files[name])) for name in ("cat_cutout.png", "cat_alpha.png"))
     assert cutout.size == alpha.size and cutout.size[0] < 100 and cutout.size[1] < 80
     assert np.array_equal(np.asarray(cutout)[..., 3], np.asarray(alpha))
+
+
+def test_side_by_side_makes_one_row_picture():
+    from core.render import side_by_side
+
+    row = side_by_side([Image.new("RGB", (40, 30), (255, 0, 0)), Image.new("L", (20, 30), 0)], gap=4)
+    assert row.size == (64, 30) and row.getpixel((0, 0)) == (255, 0, 0) and row.getpixel((42, 5)) == (255, 255, 255)
+    assert row.getpixel((50, 5)) == (0, 0, 0)

@@ -98,9 +98,9 @@ def cutout_controls() -> CutoutOptions:
 
 
 def display_controls(view: str) -> tuple[bool, bool, float, CutoutOptions]:
-    """Clean-up, quality, opacity and the cut-out's options, in the sidebar: beside the results on
-    a wide screen (in view while scrolling through them), one tap away on a phone, where the
-    sidebar starts closed and the result comes right after the upload."""
+    """Clean-up, quality and opacity in the sidebar (beside the results on a wide screen, one tap away
+    on a phone, where the sidebar starts closed and the result comes right after the upload); the
+    cut-out's own options in a popover just above the cut-out."""
     with st.sidebar:
         st.subheader("Display")
         cleanup = st.toggle(
@@ -115,8 +115,10 @@ def display_controls(view: str) -> tuple[bool, bool, float, CutoutOptions]:
             help="Averages the prediction with that of the mirrored photo (flip test-time augmentation).",
         )
         alpha = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="alpha")
-        cutout = cutout_controls() if view == "Cut-out" else CutoutOptions()
-    return cleanup, tta, alpha, cutout
+    if view != "Cut-out":
+        return cleanup, tta, alpha, CutoutOptions()
+    with st.popover("Cut-out options: edges, background, crop", width="stretch"):  # on the page, not under the
+        return cleanup, tta, alpha, cutout_controls()  # model's figures in a sidebar that covers a phone's screen
 
 
 def comparison_choice() -> ModelEntry | None:
@@ -271,11 +273,9 @@ def show_views(result: Segmentation, data: bytes, name: str, display: Display) -
     """The chosen view, drawn at screen size (not 12 MP); returns the matte when the cut-out made one."""
     photo = preview(result.photo.rgb, state.settings().preview_side)
     shown = render.scaled_trimap(result.trimap, photo.size)
-    if display.view == "Side by side":
-        columns = st.columns(3)
-        columns[0].image(photo, caption="Photo", width="stretch")
-        columns[1].image(colourise(shown), caption="Mask", width="stretch")
-        columns[2].image(overlay(photo, shown, display.alpha), caption="Overlay", width="stretch")
+    if display.view == "Side by side":  # one picture: side by side on a phone too (columns would stack)
+        panels = render.side_by_side([photo, colourise(shown), overlay(photo, shown, display.alpha)])
+        st.image(panels, caption="Photo · Mask · Overlay", width="stretch")
         return None
     if display.view == "Overlay":
         single_view().image(overlay(photo, shown, display.alpha), caption="Overlay", width="stretch")

@@ -32,7 +32,7 @@ def main() -> None:
             page.goto(url)
             page.wait_for_selector(ready, timeout=120_000)
             page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(args.photo))
-            page.get_by_role("button", name="Download label map").wait_for(timeout=120_000)
+            page.get_by_role("button", name="Download mask (label map)").wait_for(timeout=120_000)
             page.wait_for_selector(ready)
             page.screenshot(path=str(args.out / "segment.png"))
             page.get_by_text("Cut-out", exact=True).click()

@@ -36,8 +36,8 @@ SORT_ORDERS = {
     "Name": ("name", False),
 }
 SPECIES = ["all", "cat", "dog"]
+# Errors: where prediction and ground truth disagree on pet vs background, in magenta.
 ROW_TITLES = ("Image", "Ground truth", "Prediction", "Overlay", "Errors")
-"""Errors: where prediction and ground truth disagree on pet vs background, in magenta."""
 NO_COMPARISON = "(no comparison)"
 COMPARED_SCORE = "pet_iou"
 PAGE_SIZES = [6, 12, 24, 48]

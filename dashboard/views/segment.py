@@ -29,11 +29,10 @@ from dashboard import state
 from dashboard.legend import show_legend
 
 VIEWS = ["Side by side", "Overlay", "Mask", "Cut-out"]
+# Times measured by `python -m bench.cutout` on a 12 MP photo on an idle 2-core server (README's table);
+# a photo of a few megapixels takes a fraction of them, a busy server longer.
 REFINE_LABELS = {"Matting (fur; about 2 s for 12 MP)": "matting", "Fast (about 0.3 s for 12 MP)": "fast"}
-"""Times measured by `python -m bench.cutout` on a 12 MP photo on an idle 2-core server (README's table);
-a photo of a few megapixels takes a fraction of them, a busy server longer."""
-LARGE_PHOTO_PIXELS = 4_000_000
-"""Above this, the page says that downloads are encoded when clicked and take seconds."""
+LARGE_PHOTO_PIXELS = 4_000_000  # above this, the page says that downloads are made when clicked and take seconds
 BACKGROUNDS = ["Transparent", "Colour", "Blurred photo", "Image"]
 DOWNLOAD_FORMATS = ("cutout", "alpha", "colour", "overlay", "mask")
 DOWNLOAD_LABELS = {  # each names its file: <photo>_cutout.png, _alpha.png, _mask_colour.png, _overlay.png, _mask.png
@@ -175,19 +174,22 @@ def run() -> None:
     if segmenter is None:
         st.stop()
     uploads = st.file_uploader(  # any type: a file PetSeg cannot read gets its reason on the page, not in a tooltip
-        "Upload one or more photos", accept_multiple_files=True, key="uploads"
+        "Upload one or more photos",
+        accept_multiple_files=True,
+        key="uploads",
+        help=f"JPEG, PNG, WebP, GIF, BMP, TIFF; up to {MAX_FILE_BYTES // 2**20} MB, "
+        f"{MAX_PIXELS // 1_000_000} megapixels.",
     )
-    st.caption(
-        f"JPEG, PNG, WebP, GIF, BMP, TIFF; up to {MAX_FILE_BYTES // 2**20} MB, {MAX_PIXELS // 1_000_000} megapixels."
-    )
-    shot = camera_shot()
     examples = {pair.stem: pair for pair in sample_pairs()}
-    example = st.selectbox(
-        "…or try an example from the validation set",
-        [NO_EXAMPLE, *examples],
-        key="example",
-        help="Bundled validation images the model never trained on.",
-    )
+    # the other sources folded away: on a phone the first screen after an upload shows the result
+    with st.expander("…or take a photo with the camera, or try an example", expanded=not uploads):
+        shot = camera_shot()
+        example = st.selectbox(
+            "Example from the validation set",
+            [NO_EXAMPLE, *examples],
+            key="example",
+            help="Bundled validation images the model never trained on.",
+        )
     display = display_choices()
     other = comparison_choice()
     example_pair = examples.get(example)

@@ -449,3 +449,15 @@ def test_two_models_are_compared_on_a_photo_and_in_the_gallery(app_env, tiny_mod
     assert rows, texts(app)
     differences = [abs(float(row.split("petseg-large ")[1].split(")")[0])) for row in rows]
     assert differences == sorted(differences, reverse=True)  # the largest difference first
+
+
+def test_after_an_upload_the_other_sources_fold_away_so_the_result_comes_first(app_env):
+    app = started()
+    sources = next(e for e in app.expander if e.label.startswith("…or take a photo"))
+    assert sources.proto.expanded  # nothing uploaded: the examples and the camera are in view
+    app.file_uploader(key="uploads").set_value(
+        [("cat.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg")]
+    ).run()
+    sources = next(e for e in app.expander if e.label.startswith("…or take a photo"))
+    assert not sources.proto.expanded
+    assert image_captions(app)[0] == "Photo · Mask · Overlay"  # one picture: side by side on a phone too

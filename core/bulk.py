@@ -27,6 +27,7 @@ from core.data import IMAGE_SUFFIXES
 from core.errors import PetSegError
 from core.files import write_bytes
 from core.imaging import ImageError
+from core.marks import Mark
 from core.outputs import DEFAULT_FORMATS, output_files, output_names, output_stems
 from core.predict import Segmenter
 from core.render import CutoutOptions
@@ -126,6 +127,7 @@ def predict_tree(
     cleanup: bool = False,
     shard: Shard = Shard(),
     cutout: CutoutOptions = CutoutOptions(),
+    marks: dict[str, list[Mark]] | None = None,
 ) -> BulkSummary:
     summary = BulkSummary()
     destinations: dict[Path, Planned] = {}
@@ -161,7 +163,7 @@ def predict_tree(
             summary.failed.append(str(file))
             progress.write(f"error: {result}", file=stream)
             continue
-        files = output_files(item.stem, result, formats=formats, cutout=cutout)
+        files = output_files(item.stem, result, formats=formats, cutout=cutout, marks=(marks or {}).get(file.name))
         _remove_interrupted_writes(item.folder, list(files))
         for name, payload in files.items():
             write_bytes(item.folder / name, payload)

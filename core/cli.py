@@ -26,6 +26,7 @@ from core.config import (
     TrainConfig,
 )
 from core.errors import PetSegError
+from core.marks import read_marks_file
 from core.matte import REFINE_LEVELS
 from core.outputs import DEFAULT_FORMATS, FORMATS
 from core.render import Background, CutoutOptions
@@ -183,6 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--crop", action="store_true", help="crop the cut-out and the alpha matte to the pet (plus a margin)"
     )
+    predict.add_argument(
+        "--marks",
+        type=Path,
+        default=None,
+        metavar="MARKS.json",
+        help="touch-up marks (pet / background polygons) by photo file name, as the dashboard downloads them: "
+        "cut-outs and alpha mattes obey them (README: Touch-up)",
+    )
     predict.add_argument("--overwrite", action="store_true", help="redo inputs whose outputs already exist")
     predict.add_argument("--batch-size", type=int, default=16)
     predict.add_argument(
@@ -326,6 +335,7 @@ def run_predict(args: argparse.Namespace) -> int:
     if unknown:
         raise CommandError(f"unknown --format {', '.join(unknown)}; choose from {', '.join(FORMATS)} (comma separated)")
     cutout = CutoutOptions(args.refine, Background.parse(args.background), args.crop)
+    marks = read_marks_file(args.marks) if args.marks else None
     start_tensorflow(args.verbose)
     from core.bulk import Shard, predict_tree
     from core.predict import Segmenter
@@ -343,6 +353,7 @@ def run_predict(args: argparse.Namespace) -> int:
         args.cleanup,
         shard,
         cutout,
+        marks,
     )
     print(
         f"{summary.written} segmented, {summary.skipped_existing} already done (skipped; --overwrite redoes them), "

@@ -168,9 +168,34 @@ def _unknown_box(trimap: np.ndarray, margin: int) -> tuple[slice, slice] | None:
     )
 
 
-def matting_matte(photo: Image.Image, probabilities: np.ndarray, config: MatteConfig = MatteConfig()):
+def with_marks(trimap: np.ndarray, marks: np.ndarray, band: int) -> np.ndarray:
+    """A matting trimap obeying touch-up marks (`core.marks.rasterize`, at the trimap's size): sure
+    pet and sure background inside them, unknown in a `band` around their outlines (solved again)."""
+    marked = marks != -1
+    around = ndimage.binary_dilation(marked, np.ones((3, 3), bool), iterations=band) & ~marked
+    trimap = trimap.copy()
+    trimap[around] = 0.5
+    trimap[marks == 1] = 1.0
+    trimap[marks == 0] = 0.0
+    return trimap
+
+
+def obey_marks(alpha8: np.ndarray, marks: np.ndarray | None) -> np.ndarray:
+    """The matte with every marked pixel hard: 255 inside pet marks, 0 inside background marks."""
+    if marks is None:
+        return alpha8
+    alpha8 = alpha8.copy()
+    alpha8[marks == 1] = 255
+    alpha8[marks == 0] = 0
+    return alpha8
+
+
+def matting_matte(
+    photo: Image.Image, probabilities: np.ndarray, config: MatteConfig = MatteConfig(), marks: np.ndarray | None = None
+):
     """The `matting` matte (uint8) and its foreground colours at the photo's size: (alpha, foreground),
-    or None when no pixel is sure to be pet, or none sure to be background."""
+    or None when no pixel is sure to be pet, or none sure to be background. `marks`: touch-up marks
+    at the photo's size (`with_marks`)."""
     from pymatting import estimate_alpha_cf, estimate_foreground_ml, ichol
 
     size = photo.size
@@ -178,6 +203,9 @@ def matting_matte(photo: Image.Image, probabilities: np.ndarray, config: MatteCo
     photo_work = np.asarray(photo.resize(work, Image.BILINEAR) if work != size else photo, np.float64) / 255.0
     band = max(1, round(work[0] / probabilities.shape[1] * config.band_model_pixels))
     trimap = matting_trimap(probabilities, work, band)
+    if marks is not None:
+        small = marks if work == size else np.asarray(Image.fromarray(marks).resize(work, Image.NEAREST))
+        trimap = with_marks(trimap, small, band)
     if not (trimap == 1.0).any() or not (trimap == 0.0).any():
         return None  # no pixel sure to be pet (a thin pet) or background (a close-up): nothing to start from
     alpha = (trimap == 1.0).astype(np.float64)
@@ -203,22 +231,32 @@ def matting_matte(photo: Image.Image, probabilities: np.ndarray, config: MatteCo
 
 
 def compute_matte(
-    photo: Image.Image, probabilities: np.ndarray, refine: str = "matting", config: MatteConfig = MatteConfig()
+    photo: Image.Image,
+    probabilities: np.ndarray,
+    refine: str = "matting",
+    config: MatteConfig = MatteConfig(),
+    marks: np.ndarray | None = None,
 ) -> Matte:
     """The matte of a segmented photo (`photo` as displayed, `probabilities` at the model's size).
 
-    A photo with no pet gives an all-zero matte (`is_empty`) without running the solver."""
+    A photo with no pet (and no pet mark) gives an all-zero matte (`is_empty`) without running the
+    solver. `marks` (`core.marks.rasterize` at the photo's size) are obeyed: `fast` applies them as
+    hard edits, `matting` also solves the soft edges around them again."""
     if refine not in REFINE_LEVELS:
         raise ValueError(f"refine must be one of {', '.join(REFINE_LEVELS)}, got {refine!r}")
     started = time.perf_counter()
-    if not (pet_score(probabilities) >= PET_THRESHOLD).any():
+    pet_marked = marks is not None and bool((marks == 1).any())
+    if not pet_marked and not (pet_score(probabilities) >= PET_THRESHOLD).any():
         return Matte(np.zeros(photo.size[::-1], np.uint8), None, refine, time.perf_counter() - started)
     if refine == "fast":
-        return Matte(fast_alpha(probabilities, photo.size, config), None, refine, time.perf_counter() - started)
-    matted = matting_matte(photo.convert("RGB"), probabilities, config)
+        alpha = obey_marks(fast_alpha(probabilities, photo.size, config), marks)
+        return Matte(alpha, None, refine, time.perf_counter() - started)
+    matted = matting_matte(photo.convert("RGB"), probabilities, config, marks)
     if matted is None:
-        return Matte(fast_alpha(probabilities, photo.size, config), None, "fast", time.perf_counter() - started)
-    return Matte(*matted, refine, time.perf_counter() - started)
+        alpha = obey_marks(fast_alpha(probabilities, photo.size, config), marks)
+        return Matte(alpha, None, "fast", time.perf_counter() - started)
+    alpha, foreground = matted
+    return Matte(obey_marks(alpha, marks), foreground, refine, time.perf_counter() - started)
 
 
 def warm_up() -> None:

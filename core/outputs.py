@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core import render
+from core.marks import Mark
 from core.matte import Matte
 from core.render import CutoutOptions
 
@@ -79,11 +80,12 @@ def output_makers(
     formats: tuple[str, ...] = DEFAULT_FORMATS,
     cutout: CutoutOptions = CutoutOptions(),
     matte: Matte | None = None,
+    marks: list[Mark] | None = None,
 ) -> dict[str, Callable[[], bytes]]:
     """For each file of `formats`, by file name, a function that encodes it (so a download can be
-    encoded only when it is asked for). The matte (`matte`, if already computed for `cutout.refine`)
-    is computed at most once, and only for a cut-out or alpha file."""
-    matte_once = functools.cache(lambda: matte if matte is not None else result.matte(cutout.refine))
+    encoded only when it is asked for). The matte (`matte`, if already computed for `cutout.refine`
+    and `marks`) is computed at most once, and only for a cut-out or alpha file, obeying `marks`."""
+    matte_once = functools.cache(lambda: matte if matte is not None else result.matte(cutout.refine, marks))
     makers = {
         "mask": lambda: render.trimap_png(result.trimap),
         "colour": lambda: render.png_bytes(render.colourise(result.trimap)),
@@ -103,9 +105,11 @@ def output_files(
     overlay_alpha: float = 0.5,
     formats: tuple[str, ...] = DEFAULT_FORMATS,
     cutout: CutoutOptions = CutoutOptions(),
+    marks: list[Mark] | None = None,
 ) -> dict[str, bytes]:
-    """The files of `formats` for one photo, encoded, by file name."""
-    return {name: make() for name, make in output_makers(stem, result, overlay_alpha, formats, cutout).items()}
+    """The files of `formats` for one photo, encoded, by file name (`marks`: its touch-up marks)."""
+    makers = output_makers(stem, result, overlay_alpha, formats, cutout, marks=marks)
+    return {name: make() for name, make in makers.items()}
 
 
 def zip_outputs(

@@ -22,6 +22,7 @@ from core import imaging
 from core.config import DEFAULT_MODEL_PATH
 from core.imaging import ImageError, ImageSource, Photo
 from core.labels import Class, TrimapValue
+from core.marks import Mark, rasterize
 from core.matte import Matte, compute_matte
 from core.model_io import load_model
 
@@ -118,9 +119,10 @@ class Segmentation:
         trimap = probabilities_to_trimap(self.resolved, self.photo.size)
         return drop_stray_pet_regions(trimap) if self.cleanup else trimap
 
-    def matte(self, refine: str = "matting") -> Matte:
-        """The alpha matte at the photo's size (`core.matte`); empty when no pet was found."""
-        return compute_matte(self.photo.rgb, self.resolved, refine)
+    def matte(self, refine: str = "matting", marks: list[Mark] | None = None) -> Matte:
+        """The alpha matte at the photo's size (`core.matte`); empty when no pet was found (and none
+        is marked). `marks`: touch-up marks in the photo's pixels (`core.marks`), obeyed."""
+        return compute_matte(self.photo.rgb, self.resolved, refine, marks=rasterize(marks or [], self.photo.size))
 
     @property
     def found_pet(self) -> bool:

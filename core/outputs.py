@@ -118,14 +118,16 @@ def zip_outputs(
     formats: tuple[str, ...] = DEFAULT_FORMATS,
     cutout: CutoutOptions = CutoutOptions(),
     model_note: str | None = None,
+    marks: dict[str, list[Mark]] | None = None,
 ) -> bytes:
     """All output files of several photos in one ZIP archive, keyed by output stem (`output_stems`);
-    `model_note` (which model made them) goes in as `MODEL.txt`."""
+    `model_note` (which model made them) goes in as `MODEL.txt`; `marks`: touch-up marks by stem."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         if model_note:
             archive.writestr("MODEL.txt", model_note.rstrip() + "\n")
         for stem, result in results.items():
-            for name, payload in output_files(stem, result, overlay_alpha, formats, cutout).items():
+            files = output_files(stem, result, overlay_alpha, formats, cutout, (marks or {}).get(stem))
+            for name, payload in files.items():
                 archive.writestr(name, payload)
     return buffer.getvalue()

@@ -11,6 +11,7 @@ from core.catalog import ModelEntry, list_models, preset_of
 from core.config import DEFAULT_MODEL_PATH
 from core.evaluate import ImageResult
 from core.imaging import Photo
+from core.marks import Mark
 from core.matte import Matte
 from core.matte import warm_up as warm_up_matting
 from core.model_io import ModelFileError
@@ -158,12 +159,15 @@ def model_panel() -> None:
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _matte(path: str, mtime: float, data: bytes, name: str, cleanup: bool, tta: bool, refine: str) -> Matte:
+def _matte(
+    path: str, mtime: float, data: bytes, name: str, cleanup: bool, tta: bool, refine: str, marks: tuple[Mark, ...]
+) -> Matte:
     result = _segment(path, mtime, data, name, cleanup, tta)
-    return result.matte(refine)
+    return result.matte(refine, list(marks))
 
 
-def matte(data: bytes, name: str, cleanup: bool, tta: bool, refine: str) -> Matte:
-    """The alpha matte of an uploaded photo, once per photo and setting (cached)."""
+def matte(data: bytes, name: str, cleanup: bool, tta: bool, refine: str, marks: tuple[Mark, ...] = ()) -> Matte:
+    """The alpha matte of an uploaded photo obeying its touch-up `marks`, once per photo and setting
+    (cached: the model's prediction is never redone for a mark, only the matte)."""
     entry = selected_model()
-    return _matte(str(entry.path), entry.mtime(), data, name, cleanup, tta, refine)
+    return _matte(str(entry.path), entry.mtime(), data, name, cleanup, tta, refine, marks)

@@ -461,3 +461,42 @@ def test_after_an_upload_the_other_sources_fold_away_so_the_result_comes_first(a
     sources = next(e for e in app.expander if e.label.startswith("…or take a photo"))
     assert not sources.proto.expanded
     assert image_captions(app)[0] == "Photo · Mask · Overlay"  # one picture: side by side on a phone too
+
+
+def test_touch_up_marks_apply_undo_and_clear_on_the_cut_out(app_env):
+    from core.marks import Mark
+    from dashboard.touchup import MARKS_STATE, photo_key
+
+    data = jpeg_bytes(synthetic_pet(90, 60, seed=1)[0])
+    app = started()
+    app.file_uploader(key="uploads").set_value([("cat.jpg", data, "image/jpeg")]).run()
+    app.segmented_control(key="view").set_value("Cut-out").run()
+    assert not app.exception, app.exception
+    assert "No marks yet." in texts(app) and len(app.get("plotly_chart")) == 1  # the photo to draw on
+    before = image_urls(app)[0]
+    corner = Mark("pet", ((0.0, 0.0), (20.0, 0.0), (20.0, 15.0), (0.0, 15.0)))
+    app.session_state[MARKS_STATE] = {photo_key("cat.jpg", data): [corner, corner]}
+    app.run()
+    assert "2 mark(s) on this photo" in texts(app) and image_captions(app)[0].endswith("2 touch-up mark(s))")
+    assert image_urls(app)[0] != before  # the corner is pet now
+    assert "download-0-cat_cutout.png" in {b.key for b in app.get("download_button")}
+    app.button(key="touchup-undo-0").click().run()
+    assert "1 mark(s) on this photo" in texts(app)
+    app.selectbox(key="background").set_value("Blurred photo").run()  # marks survive a change of background
+    assert "1 mark(s) on this photo" in texts(app)
+    app.button(key="touchup-clear-0").click().run()
+    assert "No marks yet." in texts(app)
+    other = jpeg_bytes(synthetic_pet(90, 60, seed=2)[0])
+    app.session_state[MARKS_STATE] = {photo_key("cat.jpg", data): [corner]}
+    app.file_uploader(key="uploads").set_value([("cat.jpg", other, "image/jpeg")]).run()
+    assert "No marks yet." in texts(app)  # a new upload (same name, other photo) starts without marks
+
+
+def test_a_lasso_or_box_selection_becomes_a_mark_in_photo_pixels():
+    from dashboard.touchup import selection_to_mark
+
+    lasso = {"lasso": [{"x": [1, 5, 5], "y": [2, 2, 8]}], "box": []}
+    assert selection_to_mark(lasso, 2.0, "pet").points == ((2.0, 4.0), (10.0, 4.0), (10.0, 16.0))
+    box = {"box": [{"x": [1, 3], "y": [2, 6]}]}
+    assert selection_to_mark(box, 1.0, "background").points == ((1, 2), (3, 2), (3, 6), (1, 6))
+    assert selection_to_mark({"lasso": [], "box": []}, 1.0, "pet") is None

@@ -19,13 +19,14 @@ from core.imaging import (
     resize_mask,
 )
 from core.labels import to_class_index
+from core.marks import Mark
 from core.matte import Matte
 from core.metrics import image_scores
 from core.outputs import output_makers, output_stems, zip_outputs
 from core.predict import Segmentation
 from core.render import Background, CutoutOptions, colourise, overlay, preview
 from core.sample import sample_pairs
-from dashboard import state
+from dashboard import state, touchup
 from dashboard.legend import show_legend
 
 VIEWS = ["Side by side", "Overlay", "Mask", "Cut-out"]
@@ -214,6 +215,7 @@ def run() -> None:
     stems = output_stems([name for name, _ in items])  # the CLI's naming rule: same-stem photos keep their extension
     done: dict[str, Segmentation] = {}
     failed: list[str] = []
+    done_marks: dict[str, list[Mark]] = {}
     made_by = state.selected_model().describe()
     for index, ((name, data), stem) in enumerate(zip(items, stems)):
         if len(items) > 1:  # one photo's name is on its file chip just above
@@ -229,13 +231,14 @@ def run() -> None:
             if progress is not None:
                 progress.progress((index + 1) / len(items), text=f"Segmented {index + 1} of {len(items)}")
         done[stem] = result
-        matte = show_views(result, data, name, display)
+        done_marks[stem] = touchup.marks_of(touchup.photo_key(name, data))
+        matte = show_views(result, data, name, display, index)
         if other is not None:
             show_comparison(result, data, name, display, other)
         if example_pair is not None and name == example_pair.image.name:
             show_ground_truth(example_pair, result, segmenter.input_size)
         explain_if_no_pet(result, segmenter.input_size)
-        show_figures_and_downloads(index, stem, result, display, matte)
+        show_figures_and_downloads(index, stem, result, display, matte, done_marks[stem])
         st.caption(f"Made by {made_by}")
     if progress is not None:
         progress.empty()
@@ -246,7 +249,9 @@ def run() -> None:
     if len(done) > 1:
         zip_slot.download_button(
             f"Download all {len(done)} results (ZIP)",
-            lambda: zip_outputs(done, display.alpha, DOWNLOAD_FORMATS, display.cutout, f"Made by {made_by}"),
+            lambda: zip_outputs(
+                done, display.alpha, DOWNLOAD_FORMATS, display.cutout, f"Made by {made_by}", done_marks
+            ),
             file_name=f"petseg-results-{state.selected_model().label}.zip",
             mime="application/zip",
             key="download-zip",
@@ -271,8 +276,9 @@ def display_choices() -> Display:
     return Display(view, cleanup, tta, alpha, cutout)
 
 
-def show_views(result: Segmentation, data: bytes, name: str, display: Display) -> Matte | None:
-    """The chosen view, drawn at screen size (not 12 MP); returns the matte when the cut-out made one."""
+def show_views(result: Segmentation, data: bytes, name: str, display: Display, index: int) -> Matte | None:
+    """The chosen view, drawn at screen size (not 12 MP); returns the matte when the cut-out made one
+    (obeying the photo's touch-up marks, whose controls sit under the cut-out)."""
     photo = preview(result.photo.rgb, state.settings().preview_side)
     shown = render.scaled_trimap(result.trimap, photo.size)
     if display.view == "Side by side":  # one picture: side by side on a phone too (columns would stack)
@@ -286,13 +292,16 @@ def show_views(result: Segmentation, data: bytes, name: str, display: Display) -
         single_view().image(colourise(shown), caption="Mask", width="stretch")
         return None
     cutout = display.cutout
+    cut_slot = single_view()  # filled after the touch-up controls, so a new mark shows at once
+    marks = touchup.controls(index, name, data, photo, result.photo.size[0])
     with st.spinner("Refining the edges…"):
-        matte = state.matte(data, name, display.cleanup, display.tta, cutout.refine)
+        matte = state.matte(data, name, display.cleanup, display.tta, cutout.refine, tuple(marks))
     cut = render.cutout(photo, render.scaled(matte, photo.size), cutout.background, cutout.crop)
-    single_view().image(
+    cut_slot.image(
         render.on_checkerboard(cut) if cutout.background.transparent else cut,
         width="stretch",
-        caption=f"Cut-out ({matte.refine}, edges refined in {matte.seconds * 1000:.0f} ms)",
+        caption=f"Cut-out ({matte.refine}, edges refined in {matte.seconds * 1000:.0f} ms"
+        + (f", {len(marks)} touch-up mark(s))" if marks else ")"),
     )
     if matte.is_empty and result.found_pet:
         st.warning("The pet found is too faint to cut out: the cut-out is empty.")
@@ -341,7 +350,7 @@ def explain_if_no_pet(result: Segmentation, input_size: int) -> None:
 
 
 def show_figures_and_downloads(
-    index: int, stem: str, result: Segmentation, display: Display, matte: Matte | None
+    index: int, stem: str, result: Segmentation, display: Display, matte: Matte | None, marks: list[Mark]
 ) -> None:
     width, height = result.photo.size
     stats = st.columns(4)
@@ -353,7 +362,7 @@ def show_figures_and_downloads(
             f"Each download of this {width * height / 1e6:.0f} MP photo is made when you click it: a few "
             "seconds each (the button shows a spinner meanwhile)."
         )
-    makers = output_makers(stem, result, display.alpha, DOWNLOAD_FORMATS, display.cutout, matte)
+    makers = output_makers(stem, result, display.alpha, DOWNLOAD_FORMATS, display.cutout, matte, marks)
     buttons = st.columns(len(makers))
     for column, kind, (file_name, make) in zip(buttons, DOWNLOAD_FORMATS, makers.items()):
         column.download_button(  # encoded only when clicked (a 12 MP PNG takes seconds)

@@ -180,3 +180,45 @@ def test_the_bare_streamlit_run_command_works_from_another_folder(e2e_env, brows
         assert page.get_by_role("heading", name="Segment a pet photo").count() == 1
         assert_no_exception(page)
         page.close()
+
+
+def test_a_lasso_drawn_on_the_cut_out_changes_its_alpha_exactly_there(streamlit_server, browser, tmp_path):
+    """Touch-up in a real browser: a lasso over a corner of the background, marked as pet, makes
+    that corner opaque in the downloaded cut-out and leaves the far side of the photo as it was."""
+    url, _ = streamlit_server
+    photo = tmp_path / "corner_cat.jpg"
+    synthetic_pet(320, 240, seed=4)[0].save(photo)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    wait_for_script(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
+    page.get_by_text("Cut-out", exact=True).wait_for(timeout=120_000)
+    page.get_by_text("Cut-out", exact=True).click()
+    page.get_by_text("edges refined in").wait_for(timeout=120_000)
+    wait_for_script(page)
+
+    def cutout_alpha() -> np.ndarray:
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download cut-out").click()
+        return np.asarray(Image.open(download.value.path()))[..., 3]
+
+    before = cutout_alpha()
+    page.get_by_text("Touch up: mark a region as pet or background").click()
+    plot = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first
+    plot.wait_for(timeout=60_000)
+    box = plot.bounding_box()
+    scale = box["width"] / 320  # the chart shows the whole photo's width
+    corner = [(4, 4), (70, 4), (70, 50), (4, 50), (4, 6)]  # photo pixels: the top-left background
+    page.mouse.move(box["x"] + corner[0][0] * scale, box["y"] + corner[0][1] * scale)
+    page.mouse.down()
+    for x, y in corner[1:]:
+        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=8)
+    page.mouse.up()
+    page.get_by_text("1 mark(s) on this photo").wait_for(timeout=120_000)
+    wait_for_script(page)
+    after = cutout_alpha()
+    assert (before[12:42, 12:62] < 128).all() and (after[12:42, 12:62] == 255).all()  # inside the lasso
+    assert np.array_equal(before[:, 160:], after[:, 160:])  # far from it, nothing changed
+    assert_no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "touchup.png"), full_page=True)
+    page.close()

@@ -132,6 +132,7 @@ def test_cut_out_view_refines_edges_on_each_background_and_offers_its_downloads(
     keys = {button.key for button in app.get("download_button")}
     assert {"download-0-cat_cutout.png", "download-0-cat_alpha.png", "download-0-cat_mask.png"} <= keys
     assert [b.label for b in app.get("download_button")] == [
+        "Download marks (JSON)",  # the touch-up's, under the cut-out (disabled until a mark is drawn)
         "Download cut-out",
         "Download alpha matte",
         "Download coloured mask",

@@ -53,6 +53,7 @@ PARAMETERS = {
     "lean": 1_232_691,  # shipped with its batch norms folded: 1,228,947
     "large": 4_430_043,
     "fast": 308_531,
+    "effnet-lite0": 4_150_995,  # 2.96 M of them the ImageNet encoder (issue 21)
     "tiny": 7_787,
 }
 

@@ -175,11 +175,10 @@ def run() -> None:
     if segmenter is None:
         st.stop()
     uploads = st.file_uploader(  # any type: a file PetSeg cannot read gets its reason on the page, not in a tooltip
-        "Upload one or more photos",
-        accept_multiple_files=True,
-        key="uploads",
-        help=f"JPEG, PNG, WebP, GIF, BMP, TIFF; up to {MAX_FILE_BYTES // 2**20} MB, "
-        f"{MAX_PIXELS // 1_000_000} megapixels.",
+        "Upload one or more photos", accept_multiple_files=True, key="uploads"
+    )
+    st.caption(  # on the page, not in a tooltip: the uploader's own size error shows on hover only
+        f"JPEG, PNG, WebP, GIF, BMP, TIFF; up to {MAX_FILE_BYTES // 2**20} MB, {MAX_PIXELS // 1_000_000} megapixels."
     )
     examples = {pair.stem: pair for pair in sample_pairs()}
     # the other sources folded away: on a phone the first screen after an upload shows the result

@@ -7,14 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.conftest import ROOT, free_port
+from tests.e2e.conftest import ROOT, free_port, wait_healthy
 
 
 @dataclass
@@ -58,21 +57,6 @@ class ApiServer:
         return self.request("POST", f"/v1/segment{query}", body, {**content_type, **(headers or {})})
 
 
-def wait_ready(port: int, process: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with status {process.returncode}")
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"/healthz did not answer within {timeout} s")
-
-
 @contextmanager
 def api_server(*options: str, env: dict[str, str] | None = None, log: Path | None = None) -> Iterator[ApiServer]:
     """`python -m core serve --port P OPTIONS` from the project root, stopped (and waited for) after."""
@@ -82,7 +66,7 @@ def api_server(*options: str, env: dict[str, str] | None = None, log: Path | Non
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT)
     try:
-        wait_ready(port, process)
+        wait_healthy(f"http://127.0.0.1:{port}", process, timeout=120, path="/healthz")
         yield ApiServer(port, process)
     finally:
         process.terminate()

@@ -36,18 +36,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90, path: str = "/_stcore/health") -> None:
+    """Until `url` + `path` answers 200 (Streamlit's health check, or the API's /healthz)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with status {process.returncode}")
+            raise RuntimeError(f"the server exited with status {process.returncode}")
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
+            with urllib.request.urlopen(f"{url}{path}", timeout=2) as response:
+                if response.status == 200:
                     return
         except OSError:
             time.sleep(0.3)
-    raise TimeoutError(f"{url}/_stcore/health did not answer within {timeout} s")
+    raise TimeoutError(f"{url}{path} did not answer within {timeout} s")
 
 
 def start_server(

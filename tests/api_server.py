@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.conftest import ROOT, free_port, wait_healthy
+from tests.e2e.conftest import ROOT, free_port, stop, wait_healthy
 
 
 @dataclass
@@ -69,11 +69,6 @@ def api_server(*options: str, env: dict[str, str] | None = None, log: Path | Non
         wait_healthy(f"http://127.0.0.1:{port}", process, timeout=120, path="/healthz")
         yield ApiServer(port, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         if log:
             output.close()

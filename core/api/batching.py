@@ -33,8 +33,6 @@ class Batcher:
         self.segmenter, self.max_batch, self.window = segmenter, max_batch, window_seconds
         self._queue: asyncio.Queue[_Request] = asyncio.Queue()
         self._task: asyncio.Task | None = None
-        self.batches: list[int] = []
-        """Size of every batch run so far (for tests and the benchmark)."""
 
     def start(self) -> None:
         if self._task is None:
@@ -84,7 +82,6 @@ class Batcher:
                     if not request.answer.done():
                         request.answer.set_exception(error)
                 continue
-            self.batches.append(len(batch))
             for request, result in zip(batch, probabilities):
                 if not request.answer.done():
                     request.answer.set_result(result)

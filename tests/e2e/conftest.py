@@ -91,11 +91,17 @@ def serving(
             wait_healthy(url, process)
             yield url, process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """Terminate a test server and wait for it (killed if it does not stop within 20 s)."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """Does bfloat16 inference keep a shipped model's accuracy, and how much faster is it here?
 
     python -m bench.bf16 --data-dir ../shared/data/oxford-iiit-pet \
-        --model models/petseg.keras models/petseg-large.keras [--seconds 10]
+        --model models/petseg.keras models/petseg-lean.keras [--seconds 10]
 
 Each model runs twice in one process: as shipped (float32) and as a copy with every layer but the
 float32 softmax computing in bfloat16 (Keras' `mixed_bfloat16`: float32 weights, bfloat16

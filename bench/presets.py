@@ -10,6 +10,7 @@ Inference runs the model as it ships: batch norms folded into the convolutions (
 `Segmenter(tta=True)` does. Training figures of a `-tta` candidate are those of its preset.
 
     python -m bench.presets --seconds 12 --only reference reference-tta lean lean-tta large large-tta
+    python -m bench.presets --seconds 12 --only reference lean lean-tta large effnet-lite0 effnet-lite0-tta
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ CANDIDATES: dict[str, dict] = {
     "lean-tta": {"preset": "lean", "tta": True},
     "large": {"preset": "large"},
     "large-tta": {"preset": "large", "tta": True},
+    # Issue 21: the ImageNet-pretrained EfficientNet-Lite0 encoder under the U-Net decoder (random
+    # weights here: the cost does not depend on them).
+    "effnet-lite0": {"preset": "effnet-lite0"},
+    "effnet-lite0-tta": {"preset": "effnet-lite0", "tta": True},
+    "effnet-lite0-bn-unfolded": {"preset": "effnet-lite0", "fold": False},
     # Quality-tier candidates (issue 13): wider at full resolution and/or deeper.
     "lean-w8m512": {"preset": "lean", "overrides": {"max_filters": 512}},
     "lean-w12m384": {"preset": "lean", "overrides": {"base_filters": 12, "max_filters": 384}},

@@ -80,10 +80,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # oneDNN runs these far faster per FLOP than depthwise kernels, and the batch norms fold into
     # the convolutions for inference (core.fold): 1.5x the speed of `small`, both folded.
     "lean": dict(base_filters=8, depth=5, max_filters=128, batch_norm=True),
-    # The quality tier (issue 13): `lean` with 1.5x the width at full resolution and deeper levels
-    # up to 384 filters. Chosen by 4-epoch runs on 1,600 pairs (bench/RESULTS.md): wider at full
-    # resolution (12-16 base filters) beat lean and deep-only widening; 12/384 matched 16/256 in
-    # quality at 1.25x its training speed; 13x the reference's batch inference here (fp32).
+    # Issue 13's quality tier (retired in issue 21; kept for comparisons): `lean` with 1.5x the
+    # width at full resolution and deeper levels up to 384 filters. Chosen by 4-epoch runs on 1,600
+    # pairs (bench/RESULTS.md): wider at full resolution (12-16 base filters) beat lean and
+    # deep-only widening; 12/384 matched 16/256 in quality at 1.25x its training speed.
     "large": dict(base_filters=12, depth=5, max_filters=384, batch_norm=True),
     # Issue 21: EfficientNet-Lite0 pretrained on ImageNet as the encoder (taps at strides 2-32), under
     # the same bilinear decoder with 16..128 filters (levels 0..4; no skip at full resolution).

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Turn a finished training run into shipped model files (models/NAME.*), then measure them.
 # The kept checkpoint is saved with its batch norms folded into the convolutions (core.fold).
-#   bash scripts/ship_model.sh runs/petseg ../shared/data/oxford-iiit-pet            # models/petseg.*, the default
-#   bash scripts/ship_model.sh runs/large ../shared/data/oxford-iiit-pet petseg-large # the quality tier beside it
+#   bash scripts/ship_model.sh runs/effnet ../shared/data/oxford-iiit-pet             # models/petseg.*, the default
+#   bash scripts/ship_model.sh runs/lean60 ../shared/data/oxford-iiit-pet petseg-lean # the fast tier beside it
 set -euo pipefail
 run=${1:?run folder}; data=${2:?dataset folder}; name=${3:-petseg}
 py=.venv/bin/python

@@ -51,7 +51,7 @@ CLI_CASES = [
     ("alpha", {"refine": "fast"}, ["--refine", "fast"]),
     ("cutout", {"background": "#00ff00", "crop": "true"}, ["--background", "#00ff00", "--crop"]),
     ("cutout", {"tta": "true", "background": "blur"}, ["--tta", "--background", "blur"]),
-    ("mask", {"model": "petseg-large"}, ["--model", str(ROOT / "models" / "petseg-large.keras")]),
+    ("mask", {"model": "petseg-lean"}, ["--model", str(ROOT / "models" / "petseg-lean.keras")]),
 ]
 
 

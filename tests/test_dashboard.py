@@ -350,22 +350,22 @@ def test_reruns_keep_tensorflows_compiled_kernels(app_env, monkeypatch):
 
 
 def test_a_second_model_is_offered_beside_the_default_and_used_once_chosen(app_env, tiny_model_path):
-    """The quality tier ships as models/petseg-large.keras beside the fast default."""
-    shutil.copy(tiny_model_path, app_env / "petseg-large.keras")  # untrained: its masks differ from the default's
+    """The fast tier ships as models/petseg-lean.keras beside the default."""
+    shutil.copy(tiny_model_path, app_env / "petseg-lean.keras")  # untrained: its masks differ from the default's
     app = started()
     chooser = app.sidebar.selectbox(key="model")
-    assert chooser.options == ["petseg (default) · val. mIoU 0.400", "petseg-large"] and chooser.value == "petseg"
+    assert chooser.options == ["petseg (default) · val. mIoU 0.400", "petseg-lean"] and chooser.value == "petseg"
     app.file_uploader(key="uploads").set_value(
         [("cat.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg")]
     ).run()
     default_share = [m.value for m in app.metric if m.label == "Pet share"]
-    app.sidebar.selectbox(key="model").set_value("petseg-large").run()
+    app.sidebar.selectbox(key="model").set_value("petseg-lean").run()
     assert not app.exception, app.exception
-    assert "petseg-large.keras" in " ".join(m.value for m in app.sidebar.markdown)
+    assert "petseg-lean.keras" in " ".join(m.value for m in app.sidebar.markdown)
     assert "No validation metrics saved beside this model." in [c.value for c in app.sidebar.caption]
-    large_share = [m.value for m in app.metric if m.label == "Pet share"]
-    assert len(large_share) == len(default_share) == 1 and large_share != default_share
-    assert "Made by petseg-large" in texts(app)
+    lean_share = [m.value for m in app.metric if m.label == "Pet share"]
+    assert len(lean_share) == len(default_share) == 1 and lean_share != default_share
+    assert "Made by petseg-lean" in texts(app)
 
 
 def test_results_name_the_model_that_made_them_with_its_one_line_card(app_env):
@@ -429,26 +429,26 @@ def test_a_camera_photo_is_segmented_like_an_upload(app_env):
 
 
 def test_two_models_are_compared_on_a_photo_and_in_the_gallery(app_env, tiny_model_path):
-    shutil.copy(tiny_model_path, app_env / "petseg-large.keras")  # untrained: it disagrees with the default
+    shutil.copy(tiny_model_path, app_env / "petseg-lean.keras")  # untrained: it disagrees with the default
     app = started()
-    assert app.sidebar.selectbox(key="compare_with").options == ["(no comparison)", "petseg-large"]
+    assert app.sidebar.selectbox(key="compare_with").options == ["(no comparison)", "petseg-lean"]
     app.file_uploader(key="uploads").set_value(
         [("cat.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg")]
     ).run()
     assert not any(caption.startswith("Where they differ") for caption in image_captions(app))
-    app.sidebar.selectbox(key="compare_with").set_value("petseg-large").run()
+    app.sidebar.selectbox(key="compare_with").set_value("petseg-lean").run()
     assert not app.exception, app.exception
     captions = image_captions(app)
-    assert "Mask: petseg" in captions and "Mask: petseg-large" in captions
+    assert "Mask: petseg" in captions and "Mask: petseg-lean" in captions
     differ = next(caption for caption in captions if caption.startswith("Where they differ (magenta): "))
     assert float(differ.split(": ")[1].split("%")[0]) > 0
 
     app.switch_page("views/gallery.py").run()
-    app.selectbox(key="gallery_compare_with").set_value("petseg-large").run()
+    app.selectbox(key="gallery_compare_with").set_value("petseg-lean").run()
     assert not app.exception, app.exception
     rows = [c.value for c in app.caption if " vs " in c.value and "pet IoU" in c.value]
     assert rows, texts(app)
-    differences = [abs(float(row.split("petseg-large ")[1].split(")")[0])) for row in rows]
+    differences = [abs(float(row.split("petseg-lean ")[1].split(")")[0])) for row in rows]
     assert differences == sorted(differences, reverse=True)  # the largest difference first
 
 

@@ -28,8 +28,8 @@ class Shipped:
 
 
 SHIPPED = [
-    Shipped("petseg", "lean", 5, {"pixel_accuracy": 0.89, "mean_iou": 0.735, "pet_iou": 0.88, "dice": 0.85}),
-    Shipped("petseg-large", "large", 20, {"pixel_accuracy": 0.895, "mean_iou": 0.75, "pet_iou": 0.885, "dice": 0.85}),
+    Shipped("petseg", "effnet-lite0", 20, {"pixel_accuracy": 0.915, "mean_iou": 0.78, "pet_iou": 0.915, "dice": 0.875}),
+    Shipped("petseg-lean", "lean", 5, {"pixel_accuracy": 0.89, "mean_iou": 0.735, "pet_iou": 0.88, "dice": 0.85}),
 ]
 
 
@@ -49,7 +49,7 @@ def shipped(request) -> tuple[Shipped, Segmenter]:
 
 def test_every_model_in_models_is_one_of_these():
     assert [entry.path.stem for entry in list_models(MODELS_DIR)] == [shipped.name for shipped in SHIPPED]
-    assert list_models(MODELS_DIR)[0].path == DEFAULT_MODEL_PATH  # the fast model stays the default
+    assert list_models(MODELS_DIR)[0].path == DEFAULT_MODEL_PATH  # the pretrained-encoder model is the default
 
 
 def test_shipped_model_loads_is_folded_and_small(shipped):
@@ -87,7 +87,7 @@ def test_metrics_file_agrees_with_the_card_and_the_history(spec):
 
 
 def test_the_readme_table_agrees_with_the_metrics_files():
-    """The README's tiers table (its columns: default, large) shows the metrics files to 3 places."""
+    """The README's tiers table (its columns: default, lean) shows the metrics files to 3 places."""
     readme = (MODELS_DIR.parent / "README.md").read_text()
     rows = {"Dice": "dice", "mean IoU": "mean_iou", "pet IoU": "pet_iou", "pixel accuracy": "pixel_accuracy",
             "validation loss": "loss"}  # fmt: skip

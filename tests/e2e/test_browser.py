@@ -182,17 +182,60 @@ def test_the_bare_streamlit_run_command_works_from_another_folder(e2e_env, brows
         page.close()
 
 
-def test_a_lasso_drawn_on_the_cut_out_changes_its_alpha_exactly_there(streamlit_server, browser, tmp_path):
+CHART_AT_REST = """() => {
+  const chart = document.querySelector('[data-testid="stPlotlyChart"] .js-plotly-plot');
+  const drag = chart && chart.querySelector(".nsewdrag");
+  if (!drag || !chart._fullLayout || chart._fullLayout.dragmode !== "lasso") return null;
+  const r = drag.getBoundingClientRect(), now = performance.now(), where = [r.x, r.y, r.width].join();
+  if (window.chartWhere !== where) { window.chartWhere = where; window.chartSince = now; return null; }
+  const reached = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === drag;
+  return now - window.chartSince >= 500 && reached ? {x: r.x, y: r.y, width: r.width} : null;
+}"""
+"""The touch-up chart's drag area once it is in lasso mode, has not moved for 0.5 s and is what a press
+reaches: after an upload and the expander's opening the page keeps re-laying itself out for a while,
+and a stroke begun meanwhile lands beside the chart (no lasso, no mark)."""
+
+
+def draw(page, points: list[tuple[float, float]], touch: bool) -> None:
+    """A stroke through `points` (page pixels): the mouse with its button held, or one finger
+    (Chrome's touch events through the DevTools protocol, as a phone's screen sends them)."""
+    if not touch:
+        page.mouse.move(*points[0])
+        page.mouse.down()
+        for x, y in points[1:]:
+            page.mouse.move(x, y, steps=8)
+        page.mouse.up()
+        return
+    cdp = page.context.new_cdp_session(page)
+    finger = lambda x, y: [{"x": x, "y": y}]  # noqa: E731
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": finger(*points[0])})
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+        for t in np.linspace(0, 1, 9)[1:]:
+            move = finger(x0 + (x1 - x0) * t, y0 + (y1 - y0) * t)
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": move})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.detach()
+
+
+@pytest.mark.parametrize("device", ["desktop", "phone"])
+def test_a_lasso_drawn_on_the_cut_out_changes_its_alpha_exactly_there(streamlit_server, browser, tmp_path, device):
     """Touch-up in a real browser: a lasso over a corner of the background, marked as pet, makes
-    that corner opaque in the downloaded cut-out and leaves the far side of the photo as it was."""
+    that corner opaque in the downloaded cut-out and leaves the far side of the photo as it was.
+    On a phone (390 px, touch screen) the lasso is drawn with a finger."""
     url, _ = streamlit_server
     photo = tmp_path / "corner_cat.jpg"
     synthetic_pet(320, 240, seed=4)[0].save(photo)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    phone = device == "phone"
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844} if phone else {"width": 1400, "height": 1000},
+        has_touch=phone, is_mobile=phone,
+    )  # fmt: skip
+    page = context.new_page()
     page.goto(url)
     wait_for_script(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
     page.get_by_text("Cut-out", exact=True).wait_for(timeout=120_000)
+    wait_for_script(page)  # a click while the upload's run goes on can be lost with the run
     page.get_by_text("Cut-out", exact=True).click()
     page.get_by_text("edges refined in").wait_for(timeout=120_000)
     wait_for_script(page)
@@ -206,19 +249,16 @@ def test_a_lasso_drawn_on_the_cut_out_changes_its_alpha_exactly_there(streamlit_
     page.get_by_text("Touch up: mark a region as pet or background").click()
     plot = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first
     plot.wait_for(timeout=60_000)
-    box = plot.bounding_box()
+    plot.scroll_into_view_if_needed()
+    box = page.wait_for_function(CHART_AT_REST, timeout=60_000).json_value()
     scale = box["width"] / 320  # the chart shows the whole photo's width
     corner = [(4, 4), (70, 4), (70, 50), (4, 50), (4, 6)]  # photo pixels: the top-left background
-    page.mouse.move(box["x"] + corner[0][0] * scale, box["y"] + corner[0][1] * scale)
-    page.mouse.down()
-    for x, y in corner[1:]:
-        page.mouse.move(box["x"] + x * scale, box["y"] + y * scale, steps=8)
-    page.mouse.up()
+    draw(page, [(box["x"] + x * scale, box["y"] + y * scale) for x, y in corner], touch=phone)
     page.get_by_text("1 mark(s) on this photo").wait_for(timeout=120_000)
     wait_for_script(page)
     after = cutout_alpha()
     assert (before[12:42, 12:62] < 128).all() and (after[12:42, 12:62] == 255).all()  # inside the lasso
     assert np.array_equal(before[:, 160:], after[:, 160:])  # far from it, nothing changed
     assert_no_exception(page)
-    page.screenshot(path=str(ARTIFACTS / "touchup.png"), full_page=True)
-    page.close()
+    page.screenshot(path=str(ARTIFACTS / f"touchup-{device}.png"), full_page=True)
+    context.close()

@@ -464,22 +464,27 @@ def test_after_an_upload_the_other_sources_fold_away_so_the_result_comes_first(a
     assert image_captions(app)[0] == "Photo · Mask · Overlay"  # one picture: side by side on a phone too
 
 
-def test_touch_up_marks_apply_undo_and_clear_on_the_cut_out(app_env):
+def test_touch_up_marks_apply_undo_and_clear_on_the_cut_out(app_env, monkeypatch):
     from core.marks import Mark
+    from core.predict import Segmenter
     from dashboard.touchup import MARKS_STATE, photo_key
 
+    model_calls, predict = [], Segmenter.predict_arrays
+    counted = lambda self, *args, **kwargs: model_calls.append(1) or predict(self, *args, **kwargs)  # noqa: E731
+    monkeypatch.setattr(Segmenter, "predict_arrays", counted)
     data = jpeg_bytes(synthetic_pet(90, 60, seed=1)[0])
     app = started()
     app.file_uploader(key="uploads").set_value([("cat.jpg", data, "image/jpeg")]).run()
     app.segmented_control(key="view").set_value("Cut-out").run()
     assert not app.exception, app.exception
     assert "No marks yet." in texts(app) and len(app.get("plotly_chart")) == 1  # the photo to draw on
-    before = image_urls(app)[0]
+    before, predictions = image_urls(app)[0], len(model_calls)
     corner = Mark("pet", ((0.0, 0.0), (20.0, 0.0), (20.0, 15.0), (0.0, 15.0)))
     app.session_state[MARKS_STATE] = {photo_key("cat.jpg", data): [corner, corner]}
     app.run()
     assert "2 mark(s) on this photo" in texts(app) and image_captions(app)[0].endswith("2 touch-up mark(s))")
     assert image_urls(app)[0] != before  # the corner is pet now
+    assert predictions >= 1 and len(model_calls) == predictions  # a correction redoes the matte, never the model
     assert "download-0-cat_cutout.png" in {b.key for b in app.get("download_button")}
     app.button(key="touchup-undo-0").click().run()
     assert "1 mark(s) on this photo" in texts(app)

@@ -9,6 +9,14 @@ import numpy as np
 from PIL import Image
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "oxford-iiit-pet"
+BUNDLED_CAT = Path(__file__).resolve().parents[1] / "samples" / "pets" / "images" / "Ragdoll_100.jpg"
+
+
+def real_pet(width: int, height: int) -> Image.Image:
+    """A real cat photo (bundled validation sample) at this size: for tests that need the shipped
+    model to find a pet. The synthetic ellipse is no pet to an ImageNet-pretrained model."""
+    with Image.open(BUNDLED_CAT) as photo:
+        return photo.convert("RGB").resize((width, height), Image.LANCZOS)
 
 
 def synthetic_pet(width: int, height: int, seed: int) -> tuple[Image.Image, np.ndarray]:

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.legend import BORDER_MEANING
-from tests.helpers import jpeg_bytes, synthetic_pet
+from tests.helpers import jpeg_bytes, real_pet, synthetic_pet
 
 APP = "../dashboard/app.py"
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "models" / "petseg.keras"
@@ -355,9 +355,7 @@ def test_a_second_model_is_offered_beside_the_default_and_used_once_chosen(app_e
     app = started()
     chooser = app.sidebar.selectbox(key="model")
     assert chooser.options == ["petseg (default) · val. mIoU 0.400", "petseg-lean"] and chooser.value == "petseg"
-    app.file_uploader(key="uploads").set_value(
-        [("cat.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg")]
-    ).run()
+    app.file_uploader(key="uploads").set_value([("cat.jpg", jpeg_bytes(real_pet(64, 48)), "image/jpeg")]).run()
     default_share = [m.value for m in app.metric if m.label == "Pet share"]
     app.sidebar.selectbox(key="model").set_value("petseg-lean").run()
     assert not app.exception, app.exception
@@ -432,9 +430,7 @@ def test_two_models_are_compared_on_a_photo_and_in_the_gallery(app_env, tiny_mod
     shutil.copy(tiny_model_path, app_env / "petseg-lean.keras")  # untrained: it disagrees with the default
     app = started()
     assert app.sidebar.selectbox(key="compare_with").options == ["(no comparison)", "petseg-lean"]
-    app.file_uploader(key="uploads").set_value(
-        [("cat.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg")]
-    ).run()
+    app.file_uploader(key="uploads").set_value([("cat.jpg", jpeg_bytes(real_pet(64, 48)), "image/jpeg")]).run()
     assert not any(caption.startswith("Where they differ") for caption in image_captions(app))
     app.sidebar.selectbox(key="compare_with").set_value("petseg-lean").run()
     assert not app.exception, app.exception

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from tests.e2e.conftest import ARTIFACTS, assert_no_exception, serving, wait_for_script
-from tests.helpers import synthetic_pet
+from tests.helpers import real_pet, synthetic_pet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -44,7 +44,7 @@ def test_a_cold_start_says_what_it_is_loading_once(e2e_env, browser):
 def test_upload_gallery_history_in_a_real_browser(streamlit_server, browser, tmp_path):
     url, _ = streamlit_server
     photo = tmp_path / "my_cat.jpg"
-    synthetic_pet(320, 240, seed=4)[0].save(photo)
+    real_pet(320, 240).save(photo)  # the shipped model must find a pet in it
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.goto(url)
     wait_for_script(page)

@@ -2,7 +2,8 @@
 
     python -m bench.touchup [--model models/petseg.keras] [--repeats 5]
 
-The photo is segmented once (the model's prediction, timed); then the cut-out's matte is made
+The photo is a bundled cat photo (`samples/pets`) scaled to 4000x3000 with sensor-like noise, as
+in `bench.cutout`. It is segmented once (the model's prediction, timed); then the cut-out's matte is made
 with and without two marks (a pet lasso and a background box, as a user draws them), for `fast`
 and `matting`. The model's calls are counted: a correction must not redo the prediction, only
 the matte (the dashboard caches the `Segmentation`, so this is what a new mark costs there).
@@ -18,13 +19,14 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from bench.cutout import twelve_megapixel  # noqa: E402
 from bench.measure import median_seconds  # noqa: E402
-from bench.photo_latency import twelve_megapixel_jpeg  # noqa: E402
 from core.config import DEFAULT_MODEL_PATH  # noqa: E402
 from core.marks import Mark  # noqa: E402
 from core.predict import Segmenter  # noqa: E402
 
-# In the 4000x3000 photo's pixels: a lasso over part of the ellipse's edge, a box in the corner.
+PHOTO = Path(__file__).resolve().parent.parent / "samples" / "pets" / "images" / "Ragdoll_100.jpg"
+# In the 4000x3000 photo's pixels: a lasso across the cat's outline, a box in a corner.
 MARKS = [
     Mark("pet", ((700.0, 1300.0), (1100.0, 1100.0), (1200.0, 1700.0), (800.0, 1900.0))),
     Mark("background", ((0.0, 0.0), (900.0, 0.0), (900.0, 600.0), (0.0, 600.0))),
@@ -47,10 +49,12 @@ def main() -> None:
 
     segmenter.predict_arrays = counted
     with tempfile.TemporaryDirectory() as folder:
-        path = twelve_megapixel_jpeg(Path(folder))
+        path = Path(folder) / "cat_12mp.jpg"
+        twelve_megapixel(PHOTO).save(path, quality=90)
         print(f"# {time.strftime('%Y-%m-%d %H:%M')}, model {args.model}, photo 4000x3000 JPEG, {len(MARKS)} marks")
         prediction = median_seconds(lambda: segmenter.segment(path).trimap, args.repeats)
         result = segmenter.segment(path)
+        assert result.found_pet, f"{args.model} finds no pet in {PHOTO.name}: nothing to correct"
         calls_before = model_calls
         rows = [("photo -> mask (the prediction)", prediction)]
         for refine in ("fast", "matting"):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.e2e.conftest import ARTIFACTS, assert_no_exception, serving, wait_for_script
+from tests.e2e.conftest import ARTIFACTS, assert_no_exception, serving, wait_for_script, wait_until_idle
 from tests.helpers import real_pet, synthetic_pet
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -71,6 +71,7 @@ def test_upload_gallery_history_in_a_real_browser(streamlit_server, browser, tmp
     assert_no_exception(page)
     page.screenshot(path=str(ARTIFACTS / "segment.png"), full_page=True)
 
+    wait_until_idle(page)
     page.get_by_text("Cut-out", exact=True).click()  # the view control
     page.get_by_text("edges refined in").wait_for(timeout=120_000)
     wait_for_script(page)
@@ -235,7 +236,7 @@ def test_a_lasso_drawn_on_the_cut_out_changes_its_alpha_exactly_there(streamlit_
     wait_for_script(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
     page.get_by_text("Cut-out", exact=True).wait_for(timeout=120_000)
-    wait_for_script(page)  # a click while the upload's run goes on can be lost with the run
+    wait_until_idle(page)  # a click while a run re-draws the page can be lost
     page.get_by_text("Cut-out", exact=True).click()
     page.get_by_text("edges refined in").wait_for(timeout=120_000)
     wait_for_script(page)
@@ -246,6 +247,7 @@ def test_a_lasso_drawn_on_the_cut_out_changes_its_alpha_exactly_there(streamlit_
         return np.asarray(Image.open(download.value.path()))[..., 3]
 
     before = cutout_alpha()
+    wait_until_idle(page)
     page.get_by_text("Touch up: mark a region as pet or background").click()
     plot = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first
     plot.wait_for(timeout=60_000)

@@ -1,9 +1,12 @@
 """Load on a real API server (loopback only, bounded in count and time): 16 clients posting bundled
-photos at once, every answer checked against its own photo."""
+photos at once, every answer checked against its own photo.
+
+PETSEG_LOAD_SECONDS sets how long the clients post (default 20 s; the issue's example is 60)."""
 
 from __future__ import annotations
 
 import io
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +19,8 @@ from tests.api_server import api_server
 
 pytestmark = pytest.mark.slow
 PHOTOS = sorted((Path(__file__).resolve().parents[1] / "samples" / "pets" / "images").glob("*.jpg"))[:8]
-CLIENTS, SECONDS, MAX_REQUESTS = 16, 20.0, 2000
+CLIENTS, MAX_REQUESTS = 16, 2000
+SECONDS = float(os.environ.get("PETSEG_LOAD_SECONDS", "20"))
 
 
 def test_sixteen_clients_get_every_answer_right(tmp_path):
@@ -48,6 +52,7 @@ def test_sixteen_clients_get_every_answer_right(tmp_path):
 
         with ThreadPoolExecutor(CLIENTS) as pool:
             list(pool.map(client, range(CLIENTS)))
+    print(f"{len(checked)} answers checked in {SECONDS:.0f} s, {len(errors)} wrong or failed")
     assert not errors, errors[:5]
     assert len(checked) >= CLIENTS * 2  # every client was answered, more than once
     assert set(checked) == {path.name for path in PHOTOS}

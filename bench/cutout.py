@@ -12,12 +12,16 @@
    (sum of |alpha - truth| / 1000 per image) and MSE of the alpha, for the three.
    And how often a cut-out is see-through: more than 5% of the true pet at alpha < 0.5, and how
    much of what those lose the model itself called background (matting cannot bring it back).
-3. Time on this CPU for a 12-megapixel photo: photo -> mask (the plain path), -> `fast` cut-out,
+3. Two pets side by side: 45 pairs of 10 bundled pet photos (5 cats, 5 dogs) pasted side by
+   side; a pet counts as found when its half of the mask holds at least half the pet area the
+   model finds in its photo alone.
+4. Time on this CPU for a 12-megapixel photo: photo -> mask (the plain path), -> `fast` cut-out,
    -> `matting` cut-out (the RGBA image; PNG encoding reported apart), medians; first model only,
    skipped with `--repeats 0`.
 
-Several `--model`s and `--tta` (each model also with flip test-time augmentation) put the shipped
-tiers side by side in one table.
+Several `--model`s, `--tta` (each model also with flip test-time augmentation) and `--whole-only`
+(each model also seeing the whole photo only, without `core.views`' square crops) put the
+variants side by side in one table.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from PIL import Image  # noqa: E402
 
 from bench.measure import median_seconds  # noqa: E402
 from core import render  # noqa: E402
-from core.config import DEFAULT_MODEL_PATH  # noqa: E402
+from core.config import DEFAULT_MODEL_PATH, ViewConfig  # noqa: E402
 from core.data import find_pairs, reference_split  # noqa: E402
 from core.imaging import load_trimap  # noqa: E402
 from core.matte import Matte  # noqa: E402
@@ -42,6 +46,11 @@ from core.predict import Segmenter  # noqa: E402
 from core.render import png_bytes  # noqa: E402
 
 METHODS = ("old mask", "fast", "matting")
+SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "pets" / "images"
+PAIRED_PETS = (
+    "Ragdoll_100", "american_bulldog_108", "Abyssinian_1", "beagle_100", "Birman_102",
+    "boxer_1", "Persian_10", "pug_10", "Siamese_109", "samoyed_1",
+)  # fmt: skip
 MIN_BACKGROUND_SIDE = 48
 
 
@@ -147,6 +156,27 @@ def quality(segmenter: Segmenter, pairs) -> dict[str, dict[str, float]]:
     }
 
 
+def pets_found_in_pairs(segmenter: Segmenter, height: int = 256) -> tuple[int, int]:
+    """(pets found, pets) over every pair of `PAIRED_PETS` pasted side by side at `height`."""
+    photos = {}
+    for name in PAIRED_PETS:
+        photo = Image.open(SAMPLES / f"{name}.jpg").convert("RGB")
+        photos[name] = photo.resize((round(photo.width * height / photo.height), height))
+    alone = {name: float((segmenter.segment(photo).trimap != 2).mean()) for name, photo in photos.items()}
+    found = total = 0
+    for index, left in enumerate(PAIRED_PETS):
+        for right in PAIRED_PETS[index + 1 :]:
+            both = Image.new("RGB", (photos[left].width + photos[right].width, height))
+            both.paste(photos[left], (0, 0))
+            both.paste(photos[right], (photos[left].width, 0))
+            pet = segmenter.segment(both).trimap != 2
+            cut = photos[left].width
+            for share, name in ((pet[:, :cut].mean(), left), (pet[:, cut:].mean(), right)):
+                found += share >= 0.5 * alone[name]
+                total += 1
+    return found, total
+
+
 def twelve_megapixel(photo: Path) -> Image.Image:
     """A real pet photo scaled to 4000x3000 with sensor-like noise (so matting sees texture)."""
     big = Image.open(photo).convert("RGB").resize((4000, 3000), Image.BICUBIC)
@@ -177,14 +207,19 @@ def speed(segmenter: Segmenter, photo_path: Path, repeats: int) -> dict[str, flo
     return figures
 
 
-def segmenters(models: list[Path], tta: bool) -> dict[str, Segmenter]:
-    """Each model, and with `tta` each model again with flip TTA (the same weights), by row label."""
+def segmenters(models: list[Path], tta: bool, whole_only: bool) -> dict[str, Segmenter]:
+    """Each model, and with `tta` each model again with flip TTA, with `whole_only` again seeing the
+    whole photo only (the same weights), by row label."""
     found = {}
     for path in models:
         plain = Segmenter(path).warm_up()
         found[path.name] = plain
         if tta:
             found[f"{path.name} + TTA"] = Segmenter(path, model=plain.model, tta=True).warm_up()
+        if whole_only:
+            found[f"{path.name}, whole photo only"] = Segmenter(
+                path, model=plain.model, views=ViewConfig(min_aspect=float("inf"))
+            ).warm_up()
     return found
 
 
@@ -193,11 +228,12 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("../shared/data/oxford-iiit-pet"))
     parser.add_argument("--model", type=Path, nargs="+", default=[DEFAULT_MODEL_PATH])
     parser.add_argument("--tta", action="store_true", help="also each model with flip test-time augmentation")
+    parser.add_argument("--whole-only", action="store_true", help="also each model seeing the whole photo only")
     parser.add_argument("--repeats", type=int, default=5, help="timing repeats; 0 skips the 12 MP timing")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N native-aspect pairs")
     args = parser.parse_args()
     pairs = native_validation_pairs(args.data_dir)[: args.limit]
-    models = segmenters(args.model, args.tta)
+    models = segmenters(args.model, args.tta, args.whole_only)
     print(f"{len(pairs)} native-aspect validation pairs from {args.data_dir}")
     print(
         "| model | method | IoU at photo size (border left out) | composite SAD/1000 | composite MSE "
@@ -211,6 +247,10 @@ def main() -> None:
                 f"| {label} | {method} | {scores['iou']:.4f} | {scores['sad']:.3f} | {scores['mse']:.4f} "
                 f"| {scores['see_through']} | {scores['lost_as_background']:.0%} |"
             )
+    print("\nTwo pets side by side (45 pairs of 10 bundled pets), pets found:")
+    for label, segmenter in models.items():
+        found, total = pets_found_in_pairs(segmenter)
+        print(f"  {label:<44} {found} of {total}")
     if args.repeats > 0:
         label, segmenter = next(iter(models.items()))
         print(f"\n12-megapixel photo (4000x3000 JPEG), {label}, median seconds:")

@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--format",
         default=",".join(DEFAULT_FORMATS),
         help="comma-separated outputs: mask (label map PNG, 1/2/3), colour (the mask in colour), overlay "
-        "(PNG), npy (probabilities at model size), cutout (the pet cut out, PNG), alpha (the "
+        "(PNG), npy (probabilities at the model's scale), cutout (the pet cut out, PNG), alpha (the "
         "matte: a black-and-white pet mask, 8-bit PNG)",
     )
     predict.add_argument(

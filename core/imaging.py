@@ -187,6 +187,15 @@ def resize_for_model(image: Image.Image, size: int) -> np.ndarray:
     return np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR), dtype=np.uint8)
 
 
-def resize_mask(trimap: np.ndarray, size: int) -> np.ndarray:
-    """A label map stretched to size x size with nearest-neighbour sampling (never interpolated)."""
-    return np.asarray(Image.fromarray(trimap).resize((size, size), Image.NEAREST), dtype=np.uint8)
+def resize_plane(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A float (h, w) array resized bilinearly to `size` = (width, height), pixel centres aligned."""
+    if (plane.shape[1], plane.shape[0]) == tuple(size):
+        return plane.astype(np.float32, copy=False)
+    return np.asarray(Image.fromarray(plane.astype(np.float32), mode="F").resize(size, Image.BILINEAR))
+
+
+def resize_mask(trimap: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """A label map stretched to size x size (or `size` = (width, height)) with nearest-neighbour
+    sampling (never interpolated)."""
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    return np.asarray(Image.fromarray(trimap).resize(size, Image.NEAREST), dtype=np.uint8)

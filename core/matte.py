@@ -28,6 +28,7 @@ from PIL import Image
 from scipy import ndimage
 
 from core.config import MatteConfig
+from core.imaging import resize_plane
 from core.labels import Class
 
 Refine = Literal["fast", "matting"]
@@ -62,13 +63,6 @@ def pet_score(probabilities: np.ndarray) -> np.ndarray:
     """(S, S, 3) class probabilities to the pet score p(pet) + p(border) / 2, in [0, 1]."""
     probabilities = np.asarray(probabilities, np.float32)
     return probabilities[..., Class.PET] + 0.5 * probabilities[..., Class.BORDER]
-
-
-def resize_plane(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """A float (h, w) array resized bilinearly to `size` = (width, height), pixel centres aligned."""
-    if (plane.shape[1], plane.shape[0]) == tuple(size):
-        return plane.astype(np.float32, copy=False)
-    return np.asarray(Image.fromarray(plane.astype(np.float32), mode="F").resize(size, Image.BILINEAR))
 
 
 @functools.cache

@@ -24,9 +24,9 @@ FORMATS = ("mask", "colour", "overlay", "npy", "cutout", "alpha")
 """mask: `<stem>_mask.png`, the label map: single channel, values 1/2/3 (the dataset's format; an
 image viewer shows it near-black), the photo's size; colour: `<stem>_mask_colour.png`, the mask in
 the dashboard's colours;
-overlay: `<stem>_overlay.png`; npy: `<stem>_probs.npy`, (S, S, 3) float32 class probabilities
-at the model's input size; cutout: `<stem>_cutout.png`, the pet cut out (RGBA when the
-background is transparent), the photo's size unless cropped; alpha: `<stem>_alpha.png`, the
+overlay: `<stem>_overlay.png`; npy: `<stem>_probs.npy`, (H, W, 3) float32 class probabilities
+at the model's scale (short side the input size, `core.views`); cutout: `<stem>_cutout.png`, the
+pet cut out (RGBA when the background is transparent), the photo's size unless cropped; alpha: `<stem>_alpha.png`, the
 alpha matte, 8-bit 0 (background) .. 255 (pet), the photo's size, or cropped as the cut-out is."""
 DEFAULT_FORMATS = ("mask", "overlay")
 """What `python -m core predict` writes unless `--format` says otherwise."""

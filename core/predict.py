@@ -1,8 +1,9 @@
 """Prediction: `Segmenter` loads a model once and turns any photo into a trimap.
 
 The photo is decoded safely (`core.imaging.Photo`), stretched to the model's input size exactly
-as the training data was, segmented, and the class probabilities are resized back to the size
-the photo is displayed at before the argmax, so the mask lines up with what a person sees.
+as the training data was (a wide or tall photo also seen in square crops, `core.views`),
+segmented, and the class probabilities are resized back to the size the photo is displayed at
+before the argmax, so the mask lines up with what a person sees.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from core import imaging
-from core.config import DEFAULT_MODEL_PATH
+from core.config import DEFAULT_MODEL_PATH, ViewConfig
 from core.imaging import ImageError, ImageSource, Photo
 from core.labels import Class, TrimapValue
 from core.marks import Mark, rasterize
 from core.matte import Matte, compute_matte
 from core.model_io import load_model
+from core.views import merge_views, view_inputs
 
 PET_CONFIDENCE = 0.75
 """A photo holds a pet when some pixel is pet with at least this probability. Measured with the
@@ -95,7 +96,8 @@ class Segmentation:
 
     photo: Photo
     probabilities: np.ndarray
-    """(S, S, 3) float32 class probabilities at the model's input size."""
+    """(H, W, 3) float32 class probabilities at the model's scale: (S, S, 3) for a squarish photo,
+    else the short side S and the long side in proportion (`core.views`)."""
     seconds: float
     """Decoding, model input and inference: the prediction itself."""
     cleanup: bool = False
@@ -153,11 +155,18 @@ class Segmenter:
     Safe to share between threads: inference runs through one compiled function under a lock.
     """
 
-    def __init__(self, model_path: Path | str = DEFAULT_MODEL_PATH, model=None, tta: bool = False) -> None:
+    def __init__(
+        self,
+        model_path: Path | str = DEFAULT_MODEL_PATH,
+        model=None,
+        tta: bool = False,
+        views: ViewConfig = ViewConfig(),
+    ) -> None:
         self.model_path = Path(model_path)
         self.model = model if model is not None else load_model(self.model_path)
         self.input_size = int(self.model.input_shape[1])
         self.tta = tta
+        self.views = views
         self._lock = threading.Lock()
 
     @cached_property
@@ -181,13 +190,20 @@ class Segmenter:
         return self
 
     def model_input(self, photo: Photo) -> np.ndarray:
-        return imaging.resize_for_model(photo.rgb_at_least(self.input_size), self.input_size)
+        """(K, S, S, 3) uint8: the photo's views (`core.views`), the whole photo first."""
+        return view_inputs(photo.rgb_at_least(self.input_size), self.input_size, self.views, photo.size)
 
-    def _finish(self, photo: Photo, probabilities: np.ndarray, cleanup: bool, started: float) -> Segmentation:
-        return Segmentation(photo, probabilities, time.perf_counter() - started, cleanup)
+    def segmentation(
+        self, photo: Photo, view_probabilities: np.ndarray, cleanup: bool = False, started: float | None = None
+    ) -> Segmentation:
+        """The result for `photo` from its views' probabilities (K, S, S, 3), merged; `started`: the
+        `time.perf_counter()` at which its prediction began."""
+        probabilities = merge_views(view_probabilities, photo.size, self.views)
+        seconds = 0.0 if started is None else time.perf_counter() - started
+        return Segmentation(photo, probabilities, seconds, cleanup)
 
     def decode_for_model(self, source: ImageSource | Image.Image | Photo) -> tuple[Photo, np.ndarray]:
-        """The photo and its model input: everything before the model (the HTTP API batches the rest)."""
+        """The photo and its model inputs: everything before the model (the HTTP API batches the rest)."""
         photo = as_photo(source)
         return photo, self.model_input(photo)
 
@@ -195,8 +211,7 @@ class Segmenter:
         """Segment one photo: a path, bytes, a file object, a Pillow image or a `Photo`."""
         started = time.perf_counter()
         photo, model_input = self.decode_for_model(source)
-        probabilities = self.predict_arrays(model_input[None])[0]
-        return self._finish(photo, probabilities, cleanup, started)
+        return self.segmentation(photo, self.predict_arrays(model_input), cleanup, started)
 
     def segment_many(
         self, sources: Iterable[ImageSource], batch_size: int = 16, cleanup: bool = False
@@ -207,9 +222,14 @@ class Segmenter:
         def flush() -> Iterator[tuple[ImageSource, Segmentation | ImageError]]:
             started = time.perf_counter()
             inputs = [item[2] for item in pending if item[2] is not None]
-            probabilities = iter(self.predict_arrays(np.stack(inputs)) if inputs else [])
-            for source, photo, array in pending:
-                yield source, photo if array is None else self._finish(photo, next(probabilities), cleanup, started)
+            probabilities = self.predict_arrays(np.concatenate(inputs)) if inputs else None
+            done = 0
+            for source, photo, views in pending:
+                if views is None:
+                    yield source, photo
+                    continue
+                yield source, self.segmentation(photo, probabilities[done : done + len(views)], cleanup, started)
+                done += len(views)
             pending.clear()
 
         for source in sources:

@@ -39,7 +39,8 @@ def test_tree_is_mirrored_resumed_and_formats_written(tmp_path, tiny_model_path)
     summary = predict_tree(segmenter, [source], out, log, formats=("mask", "npy"), batch_size=4)
     assert (summary.written, summary.skipped_existing, len(summary.failed)) == (7, 0, 1)
     assert_trimap(np.asarray(Image.open(out / "part002" / "img00006_mask.png")), (40, 30))
-    assert np.load(out / "part000" / "img00000_probs.npy").shape == (32, 32, 3)
+    # probabilities at the model's scale: short side 32, long side in proportion (core.views)
+    assert np.load(out / "part000" / "img00000_probs.npy").shape == (32, 43, 3)
     assert not list(out.rglob("*_overlay.png")) and not (out / ".hidden").exists()
     again = predict_tree(segmenter, [source], out, log, formats=("mask", "npy"), batch_size=4)
     assert (again.written, again.skipped_existing) == (0, 7)  # resumed: nothing redone
@@ -220,7 +221,7 @@ def test_a_bulk_run_killed_mid_way_then_rerun_completes_every_input_once(tmp_pat
         folder = out / photo.parent.relative_to(photos)
         assert_trimap(np.asarray(Image.open(folder / f"{photo.stem}_mask.png")), (40, 30))
         assert Image.open(folder / f"{photo.stem}_overlay.png").size == (40, 30)
-        assert np.load(folder / f"{photo.stem}_probs.npy").shape == (32, 32, 3)
+        assert np.load(folder / f"{photo.stem}_probs.npy").shape == (32, 43, 3)
     assert not [path for path in out.rglob(".*")]  # no temporary file is left behind
 
 

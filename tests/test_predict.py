@@ -10,6 +10,7 @@ from core.cli import main
 from core.imaging import ImageError
 from core.model_io import ModelFileError, load_model
 from core.predict import Segmenter, drop_stray_pet_regions, probabilities_to_trimap
+from core.views import grid_size
 from tests.helpers import assert_trimap, jpeg_bytes, synthetic_pet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +25,7 @@ def test_segment_returns_mask_at_displayed_size_for_any_mode(segmenter):
     for image in (Image.new("L", (70, 30), 90), Image.new("RGBA", (33, 65)), Image.new("P", (16, 16))):
         result = segmenter.segment(image)
         assert_trimap(result.trimap, image.size)
-        assert result.probabilities.shape == (32, 32, 3)
+        assert result.probabilities.shape == (*grid_size(image.size, 32)[::-1], 3)
         assert render.overlay(result.photo.rgb, result.trimap).size == image.size
         assert 0.0 <= result.pet_fraction <= 1.0 and result.seconds > 0
 

@@ -242,13 +242,11 @@ def create_app(config: ServeConfig) -> FastAPI:
         if await request.is_disconnected():  # the client left while uploading: nothing to decode or segment
             return Response(status_code=499)
         async with slots.hold():
-            from core.predict import Segmentation
-
             upload = io.BytesIO(data)
             upload.name = name  # errors name the file: "cat.jpg: not an image"
             photo, model_input = await asyncio.to_thread(served.segmenter.decode_for_model, upload)
-            probabilities = await served.batcher.predict(model_input)
-            result = Segmentation(photo, probabilities, time.perf_counter() - started, cleanup)
+            view_probabilities = await served.batcher.predict(model_input)
+            result = served.segmenter.segmentation(photo, view_probabilities, cleanup, started)
             ((file_name, make),) = output_makers(output_stems([name])[0], result, 0.5, (format,), options).items()
             wants_json = "application/json" in request.headers.get("accept", "")
             payload = None if wants_json else await asyncio.to_thread(make)

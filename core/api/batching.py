@@ -1,7 +1,7 @@
 """Requests that arrive together share one model call: a short batching window, a bounded queue.
 
-One task per model collects the model inputs waiting in the queue (up to `max_batch`, waiting at
-most `window` seconds after the first), runs them as one batch in a worker thread, and hands each
+One task per model collects the photos' model inputs waiting in the queue (up to `max_batch`
+photos, waiting at most `window` seconds after the first), runs them as one batch in a worker thread, and hands each
 request its own probabilities. The event loop never runs the model.
 """
 
@@ -22,7 +22,7 @@ class Overloaded(PetSegError, RuntimeError):
 
 @dataclass
 class _Request:
-    image: np.ndarray
+    views: np.ndarray
     answer: asyncio.Future
 
 
@@ -45,10 +45,11 @@ class Batcher:
                 await self._task
             self._task = None
 
-    async def predict(self, image: np.ndarray) -> np.ndarray:
-        """Class probabilities for one model input (S, S, 3), computed in a batch with its neighbours."""
+    async def predict(self, views: np.ndarray) -> np.ndarray:
+        """Class probabilities (K, S, S, 3) for one photo's model inputs (K, S, S, 3: its views),
+        computed in a batch with its neighbours'."""
         self.start()
-        request = _Request(image, asyncio.get_running_loop().create_future())
+        request = _Request(views, asyncio.get_running_loop().create_future())
         self._queue.put_nowait(request)  # bounded upstream: a request holds a photo slot while it waits
         return await request.answer
 
@@ -75,13 +76,15 @@ class Batcher:
                 continue
             try:
                 probabilities = await asyncio.to_thread(
-                    self.segmenter.predict_arrays, np.stack([request.image for request in batch])
+                    self.segmenter.predict_arrays, np.concatenate([request.views for request in batch])
                 )
             except Exception as error:  # noqa: BLE001 - handed to every waiting request, the loop goes on
                 for request in batch:
                     if not request.answer.done():
                         request.answer.set_exception(error)
                 continue
-            for request, result in zip(batch, probabilities):
+            done = 0
+            for request in batch:
                 if not request.answer.done():
-                    request.answer.set_result(result)
+                    request.answer.set_result(probabilities[done : done + len(request.views)])
+                done += len(request.views)

@@ -236,7 +236,7 @@ def run() -> None:
         if other is not None:
             show_comparison(result, data, name, display, other)
         if example_pair is not None and name == example_pair.image.name:
-            show_ground_truth(example_pair, result, segmenter.input_size)
+            show_ground_truth(example_pair, result)
         explain_if_no_pet(result, segmenter.input_size)
         show_figures_and_downloads(index, stem, result, display, matte, done_marks[stem])
         st.caption(f"Made by {made_by}")
@@ -308,10 +308,11 @@ def show_views(result: Segmentation, data: bytes, name: str, display: Display, i
     return matte
 
 
-def show_ground_truth(pair: Pair, result: Segmentation, input_size: int) -> None:
+def show_ground_truth(pair: Pair, result: Segmentation) -> None:
     """A bundled validation example: its annotation and the prediction's scores against it."""
     truth = load_trimap(pair.trimap)
-    scores = image_scores(to_class_index(resize_mask(truth, input_size)), result.probabilities)
+    height, width = result.probabilities.shape[:2]  # the model's grid (`core.views`)
+    scores = image_scores(to_class_index(resize_mask(truth, (width, height))), result.probabilities)
     columns = st.columns([1, 2])
     columns[0].image(
         colourise(render.scaled_trimap(truth, (256, round(256 * truth.shape[0] / truth.shape[1])))),
@@ -319,7 +320,7 @@ def show_ground_truth(pair: Pair, result: Segmentation, input_size: int) -> None
         width="stretch",
     )
     columns[1].markdown(
-        f"**Scores against the ground truth** (at the model's {input_size} px):  \n"
+        f"**Scores against the ground truth** (at the model's scale, {width}×{height}):  \n"
         f"Dice {scores['dice']:.3f} · mean IoU {scores['mean_iou']:.3f} · pet IoU {scores['pet_iou']:.3f} · "
         f"pixel accuracy {scores['pixel_accuracy']:.3f}  \n" + score_sentence(scores["mean_iou"])
     )

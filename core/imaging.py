@@ -163,8 +163,9 @@ class TrimapError(ValueError):
     """A trimap file that is unreadable or holds values outside {1, 2, 3}."""
 
 
-def load_trimap(path: Path) -> np.ndarray:
+def load_trimap(path: Path | str) -> np.ndarray:
     """A trimap as a (H, W) uint8 array with values in {1, 2, 3}."""
+    path = Path(path)
     try:
         with Image.open(path) as image:
             array = np.asarray(image)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.imaging import ImageError, Photo, resize_mask
+from core.imaging import ImageError, Photo, TrimapError, load_trimap, resize_mask
 from core.render import colourise, overlay, trimap_png
 from tests.helpers import bomb_png, jpeg_bytes, png_bytes
 
@@ -113,3 +113,15 @@ def test_resize_mask_never_interpolates():
     resized = resize_mask(mask, 8)
     assert set(np.unique(resized)) == {1, 3}
     assert np.array_equal(resized, np.kron(mask, np.ones((4, 4), np.uint8)))  # each label a whole 4x4 block
+
+
+def test_a_broken_trimap_is_named_whether_given_as_a_path_or_a_string(tmp_path):
+    broken = tmp_path / "cat_1.png"
+    broken.write_bytes(b"not a png")
+    for given in (broken, str(broken)):
+        with pytest.raises(TrimapError, match=r"cat_1\.png: unreadable trimap"):
+            load_trimap(given)
+    odd = tmp_path / "cat_2.png"
+    Image.fromarray(np.full((4, 4), 7, np.uint8)).save(odd)
+    with pytest.raises(TrimapError, match=r"cat_2\.png: trimap values \[7\]"):
+        load_trimap(str(odd))

@@ -22,8 +22,10 @@ from core.config import (
     KEEP_CHOICES,
     PRESETS,
     STRATEGIES,
+    WHOLE_PHOTO_ONLY,
     ServeConfig,
     TrainConfig,
+    ViewConfig,
 )
 from core.errors import PetSegError
 from core.marks import read_marks_file
@@ -33,6 +35,10 @@ from core.render import Background, CutoutOptions
 
 EXIT_ERROR = 2
 TTA_HELP = "average with the prediction of the mirrored photo: better masks, twice the compute"
+WHOLE_PHOTO_HELP = (
+    "show the model each photo whole only, not also in square crops along a wide photo's long side: "
+    "up to 1.8x faster on small photos, more second pets missed"
+)
 
 
 class CommandError(PetSegError):
@@ -162,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--cleanup", action="store_true", help="drop pet regions smaller than a tenth of the largest (stray specks)"
     )
     predict.add_argument("--tta", action="store_true", help=TTA_HELP)
+    predict.add_argument("--whole-photo-only", action="store_true", help=WHOLE_PHOTO_HELP)
     predict.add_argument(
         "--format",
         default=",".join(DEFAULT_FORMATS),
@@ -341,7 +348,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from core.predict import Segmenter
 
     shard = Shard.parse(args.shard)
-    segmenter = Segmenter(args.model, tta=args.tta)
+    segmenter = Segmenter(args.model, tta=args.tta, views=WHOLE_PHOTO_ONLY if args.whole_photo_only else ViewConfig())
     summary = predict_tree(
         segmenter,
         args.paths,

@@ -206,6 +206,11 @@ class ViewConfig:
     """Weight of the whole-photo view against the crops' mean where merged (0.2-0.33 scored best)."""
 
 
+WHOLE_PHOTO_ONLY = ViewConfig(min_aspect=float("inf"))
+"""Every photo seen whole only (`predict --whole-photo-only`, the API's `whole_photo_only`): up to
+1.8x the speed on small wide photos, and more second pets missed (bench/RESULTS.md)."""
+
+
 @dataclass(frozen=True)
 class ServeConfig:
     """The HTTP API (`python -m core serve`, `core.api`): where it listens, what it serves, its limits."""

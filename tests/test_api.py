@@ -52,6 +52,7 @@ CLI_CASES = [
     ("cutout", {"background": "#00ff00", "crop": "true"}, ["--background", "#00ff00", "--crop"]),
     ("cutout", {"tta": "true", "background": "blur"}, ["--tta", "--background", "blur"]),
     ("mask", {"model": "petseg-lean"}, ["--model", str(ROOT / "models" / "petseg-lean.keras")]),
+    ("mask", {"whole_photo_only": "true"}, ["--whole-photo-only"]),
 ]
 
 

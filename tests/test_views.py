@@ -88,3 +88,18 @@ def test_two_pets_side_by_side_are_both_found():
     result = segmenter.segment(Photo.from_pil(both))
     assert dog_share(result) > 0.4 * dog_alone  # 0.13 of its half vs 0.26 alone: found, its edges less sure
     assert (result.trimap[:, : cat.width] != 2).mean() > 0.5  # the cat is still found
+
+
+def test_predict_whole_photo_only_gives_up_the_crops(tmp_path):
+    """`predict --whole-photo-only` (the API's `whole_photo_only`): probabilities on the model's
+    square, as before the crops, and a different mask for this 3:2 photo."""
+    from core.cli import main
+
+    photo = SAMPLES / "Abyssinian_1.jpg"  # 256x171
+    for flags, folder in (([], "crops"), (["--whole-photo-only"], "whole")):
+        arguments = ["predict", str(photo), "--out", str(tmp_path / folder), "--format", "npy,mask", *flags]
+        assert main(arguments) == 0
+    crops, whole = (np.load(tmp_path / folder / "Abyssinian_1_probs.npy") for folder in ("crops", "whole"))
+    assert crops.shape == (128, 192, 3) and whole.shape == (128, 128, 3)
+    masks = [np.asarray(Image.open(tmp_path / folder / "Abyssinian_1_mask.png")) for folder in ("crops", "whole")]
+    assert masks[0].shape == masks[1].shape == (171, 256) and (masks[0] != masks[1]).any()

@@ -229,13 +229,16 @@ def create_app(config: ServeConfig) -> FastAPI:
         refine: Annotated[Refine, Query(description="Cut-out and alpha edges: fast or matting")] = "matting",
         background: Annotated[str, Query(description="transparent, blur or #RRGGBB")] = "transparent",
         crop: Annotated[bool, Query(description="Crop the cut-out to the pet")] = False,
-        cleanup: Annotated[bool, Query(description="Keep only the largest pet region")] = False,
+        cleanup: Annotated[bool, Query(description="Drop pet regions under a tenth of the largest")] = False,
         tta: Annotated[bool, Query(description="Average with the mirrored photo: better, 2x compute")] = False,
+        whole_photo_only: Annotated[
+            bool, Query(description="No square crops of a wide photo: faster on small photos, more pets missed")
+        ] = False,
         model: Annotated[str | None, Query(description="A model of GET /v1/models; default: the server's")] = None,
     ) -> Response:
         started = time.perf_counter()
         options = CutoutOptions(refine, Background.parse(background, files=False), crop)
-        served = await pool.get(model, tta)
+        served = await pool.get(model, tta, whole_photo_only)
         name, data = await read_photo(request, config.max_body_bytes)
         if not data:
             raise HTTPException(400, f"no photo: send it as the body or in the multipart field '{PHOTO_FIELD}'")

@@ -1,5 +1,6 @@
 """The models a server offers: the default, loaded at start-up, and the others beside it, loaded on
-first use. Each (model, TTA) pair has its own `Segmenter` and `Batcher`; a model is loaded once."""
+first use. Each (model, TTA, whole photo only) choice has its own `Segmenter` and `Batcher`; a
+model is loaded once."""
 
 from __future__ import annotations
 
@@ -29,32 +30,34 @@ class ModelPool:
         others = [entry for entry in list_models(self.default.path.parent) if entry.path != self.default.path]
         self.entries = {entry.label: entry for entry in [self.default, *others]}
         self.max_batch, self.window = max_batch, window_seconds
-        self._served: dict[tuple[str, bool], Served] = {}
+        self._served: dict[tuple[str, bool, bool], Served] = {}
         self._keras: dict[str, object] = {}
         self._lock = asyncio.Lock()
 
     def names(self) -> list[str]:
         return list(self.entries)
 
-    def _load(self, label: str, tta: bool) -> Served:
+    def _load(self, label: str, tta: bool, whole_photo_only: bool) -> Served:
+        from core.config import WHOLE_PHOTO_ONLY, ViewConfig
         from core.model_io import load_model
         from core.predict import Segmenter
 
         entry = self.entries[label]
         if label not in self._keras:
             self._keras[label] = load_model(entry.path)
-        segmenter = Segmenter(entry.path, model=self._keras[label], tta=tta).warm_up()
+        views = WHOLE_PHOTO_ONLY if whole_photo_only else ViewConfig()
+        segmenter = Segmenter(entry.path, model=self._keras[label], tta=tta, views=views).warm_up()
         return Served(entry, segmenter, Batcher(segmenter, self.max_batch, self.window))
 
-    async def get(self, label: str | None, tta: bool) -> Served:
+    async def get(self, label: str | None, tta: bool, whole_photo_only: bool = False) -> Served:
         label = label or self.default.label
         if label not in self.entries:
             raise UnknownModel(f"unknown model {label!r}; choose from {', '.join(self.entries)} (GET /v1/models)")
-        key = (label, tta)
+        key = (label, tta, whole_photo_only)
         if key not in self._served:
             async with self._lock:
                 if key not in self._served:
-                    self._served[key] = await asyncio.to_thread(self._load, label, tta)
+                    self._served[key] = await asyncio.to_thread(self._load, *key)
         return self._served[key]
 
     async def close(self) -> None:

@@ -38,7 +38,7 @@ from PIL import Image  # noqa: E402
 
 from bench.measure import median_seconds  # noqa: E402
 from core import render  # noqa: E402
-from core.config import DEFAULT_MODEL_PATH, ViewConfig  # noqa: E402
+from core.config import DEFAULT_MODEL_PATH, WHOLE_PHOTO_ONLY  # noqa: E402
 from core.data import find_pairs, reference_split  # noqa: E402
 from core.imaging import load_trimap  # noqa: E402
 from core.matte import Matte  # noqa: E402
@@ -218,7 +218,7 @@ def segmenters(models: list[Path], tta: bool, whole_only: bool) -> dict[str, Seg
             found[f"{path.name} + TTA"] = Segmenter(path, model=plain.model, tta=True).warm_up()
         if whole_only:
             found[f"{path.name}, whole photo only"] = Segmenter(
-                path, model=plain.model, views=ViewConfig(min_aspect=float("inf"))
+                path, model=plain.model, views=WHOLE_PHOTO_ONLY
             ).warm_up()
     return found
 

@@ -23,7 +23,7 @@ from PIL import Image  # noqa: E402
 
 from bench.measure import median_seconds  # noqa: E402
 from core import imaging  # noqa: E402
-from core.config import DEFAULT_MODEL_PATH, ViewConfig  # noqa: E402
+from core.config import DEFAULT_MODEL_PATH, WHOLE_PHOTO_ONLY  # noqa: E402
 from core.predict import Segmenter, probabilities_to_trimap  # noqa: E402
 
 
@@ -67,7 +67,7 @@ def main() -> None:
         model_only = median_seconds(lambda: segmenter.predict_arrays(segmenter.model_input(photo)), args.repeats)
         upscale = median_seconds(lambda: probabilities_to_trimap(probabilities, photo.size), args.repeats)
         baseline = median_seconds(lambda: segment_full_decode(segmenter, path), args.repeats)
-        whole_only = Segmenter(model=segmenter.model, views=ViewConfig(min_aspect=float("inf")))
+        whole_only = Segmenter(model=segmenter.model, views=WHOLE_PHOTO_ONLY)
         single = median_seconds(lambda: whole_only.segment(path).trimap, args.repeats)
         ours = median_seconds(lambda: segmenter.segment(path).trimap, args.repeats)
     rows = [

@@ -22,10 +22,9 @@ from core.config import (
     KEEP_CHOICES,
     PRESETS,
     STRATEGIES,
-    WHOLE_PHOTO_ONLY,
     ServeConfig,
     TrainConfig,
-    ViewConfig,
+    view_config,
 )
 from core.errors import PetSegError
 from core.marks import read_marks_file
@@ -348,7 +347,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from core.predict import Segmenter
 
     shard = Shard.parse(args.shard)
-    segmenter = Segmenter(args.model, tta=args.tta, views=WHOLE_PHOTO_ONLY if args.whole_photo_only else ViewConfig())
+    segmenter = Segmenter(args.model, tta=args.tta, views=view_config(args.whole_photo_only))
     summary = predict_tree(
         segmenter,
         args.paths,

@@ -211,6 +211,11 @@ WHOLE_PHOTO_ONLY = ViewConfig(min_aspect=float("inf"))
 1.8x the speed on small wide photos, and more second pets missed (bench/RESULTS.md)."""
 
 
+def view_config(whole_photo_only: bool) -> ViewConfig:
+    """The views the CLI's `--whole-photo-only` and the API's `whole_photo_only` choose."""
+    return WHOLE_PHOTO_ONLY if whole_photo_only else ViewConfig()
+
+
 @dataclass(frozen=True)
 class ServeConfig:
     """The HTTP API (`python -m core serve`, `core.api`): where it listens, what it serves, its limits."""

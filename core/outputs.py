@@ -26,8 +26,9 @@ image viewer shows it near-black), the photo's size; colour: `<stem>_mask_colour
 the dashboard's colours;
 overlay: `<stem>_overlay.png`; npy: `<stem>_probs.npy`, (H, W, 3) float32 class probabilities
 at the model's scale (short side the input size, `core.views`); cutout: `<stem>_cutout.png`, the
-pet cut out (RGBA when the background is transparent), the photo's size unless cropped; alpha: `<stem>_alpha.png`, the
-alpha matte, 8-bit 0 (background) .. 255 (pet), the photo's size, or cropped as the cut-out is."""
+pet cut out (RGBA when the background is transparent), the photo's size unless cropped; alpha:
+`<stem>_alpha.png`, the alpha matte, 8-bit 0 (background) .. 255 (pet), the photo's size, or
+cropped as the cut-out is."""
 DEFAULT_FORMATS = ("mask", "overlay")
 """What `python -m core predict` writes unless `--format` says otherwise."""
 SUFFIXES = {

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from core.cli import main
-from core.config import ViewConfig
+from core.config import WHOLE_PHOTO_ONLY
 from core.predict import Segmenter
 from tests.helpers import synthetic_pet
 
@@ -61,7 +61,7 @@ def test_savedmodel_from_bytes_matches_the_segmenter_on_a_real_photo(tmp_path, n
     signature = tf.saved_model.load(str(tmp_path / "sm")).signatures["from_bytes"]
     photo = (SAMPLE_PHOTOS / name).read_bytes()
     from_bytes = signature(image_bytes=tf.constant(photo))["trimap"].numpy()
-    direct = Segmenter(SHIPPED_MODEL, views=ViewConfig(min_aspect=float("inf"))).segment(photo).trimap
+    direct = Segmenter(SHIPPED_MODEL, views=WHOLE_PHOTO_ONLY).segment(photo).trimap
     assert from_bytes.shape == direct.shape == Image.open(SAMPLE_PHOTOS / name).size[::-1]
     assert (from_bytes == direct).mean() >= agreement
 

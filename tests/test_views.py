@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.config import ViewConfig
+from core.config import WHOLE_PHOTO_ONLY, ViewConfig
 from core.imaging import Photo, resize_for_model
 from core.predict import Segmenter
 from core.views import crop_offsets, grid_size, merge_views, view_inputs
@@ -62,10 +62,16 @@ def test_one_view_is_returned_as_it_is():
 
 
 def test_a_reduced_decode_gets_the_crops_of_the_photo_itself():
-    """A JPEG decoded at a reduced size (draft) keeps the photo's grid: crops placed by the photo's size."""
-    photo = Image.new("RGB", (1003, 601))
-    small = photo.resize((126, 76))
-    assert len(view_inputs(small, 32, size=photo.size)) == len(crop_offsets(photo.size, 32, ViewConfig())) + 1
+    """A JPEG decoded at a reduced size (draft) is cropped where the photo's own grid says, so that
+    `merge_views` with the photo's size puts each crop back where it was cut. Rounding gives these
+    two sizes different grids (53 and 54 cells long): placed by the small image's, the last crop
+    would start 3 pixels further."""
+    assert crop_offsets((1000, 600), 32, ViewConfig()) == [0, 21]
+    assert crop_offsets((126, 75), 32, ViewConfig()) == [0, 22]
+    small = Image.fromarray(np.random.default_rng(2).integers(0, 255, (75, 126, 3), np.uint8))
+    views = view_inputs(small, 32, size=(1000, 600))
+    start = round(21 * 75 / 32)  # grid cell 21 in the small image's pixels: 49
+    np.testing.assert_array_equal(views[-1], resize_for_model(small.crop((start, 0, start + 75, 75)), 32))
 
 
 def test_two_pets_side_by_side_are_both_found():
@@ -78,7 +84,7 @@ def test_two_pets_side_by_side_are_both_found():
     both.paste(cat, (0, 0))
     both.paste(dog, (cat.width, 0))
     segmenter = Segmenter()
-    whole_only = Segmenter(model=segmenter.model, views=ViewConfig(min_aspect=float("inf")))
+    whole_only = Segmenter(model=segmenter.model, views=WHOLE_PHOTO_ONLY)
     dog_alone = (segmenter.segment(dog).trimap != 2).mean()
 
     def dog_share(result) -> float:

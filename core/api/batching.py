@@ -1,8 +1,8 @@
 """Requests that arrive together share one model call: a short batching window, a bounded queue.
 
-One task per model collects the photos' model inputs waiting in the queue (up to `max_batch`
-photos, waiting at most `window` seconds after the first), runs them as one batch in a worker thread, and hands each
-request its own probabilities. The event loop never runs the model.
+One task per model collects the photos' model inputs (their views) waiting in the queue (up to
+`max_batch` photos, waiting at most `window` seconds after the first), runs them as one batch in a
+worker thread, and hands each request its own probabilities. The event loop never runs the model.
 """
 
 from __future__ import annotations

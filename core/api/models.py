@@ -38,14 +38,14 @@ class ModelPool:
         return list(self.entries)
 
     def _load(self, label: str, tta: bool, whole_photo_only: bool) -> Served:
-        from core.config import WHOLE_PHOTO_ONLY, ViewConfig
+        from core.config import view_config
         from core.model_io import load_model
         from core.predict import Segmenter
 
         entry = self.entries[label]
         if label not in self._keras:
             self._keras[label] = load_model(entry.path)
-        views = WHOLE_PHOTO_ONLY if whole_photo_only else ViewConfig()
+        views = view_config(whole_photo_only)
         segmenter = Segmenter(entry.path, model=self._keras[label], tta=tta, views=views).warm_up()
         return Served(entry, segmenter, Batcher(segmenter, self.max_batch, self.window))
 

@@ -31,7 +31,7 @@ from dashboard.legend import show_legend
 
 VIEWS = ["Side by side", "Overlay", "Mask", "Cut-out"]
 # Times measured on 12 MP photos on an idle 2-core server: `python -m bench.cutout` (matting 2.1-2.5 s,
-# fast 0.25-0.28 s) and `python -m bench.touchup` (matting 3.7-4.2 s on a cat with a wider border band);
+# fast 0.25-0.35 s) and `python -m bench.touchup` (matting 3.7-4.2 s on a cat with a wider border band);
 # a photo of a few megapixels takes a fraction of them, a busy server longer.
 REFINE_LABELS = {"Matting (fur; 2-4 s for 12 MP)": "matting", "Fast (about 0.3 s for 12 MP)": "fast"}
 LARGE_PHOTO_PIXELS = 4_000_000  # above this, the page says that downloads are made when clicked and take seconds

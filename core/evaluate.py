@@ -1,4 +1,10 @@
-"""Evaluation on the validation split (reference protocol) at the model's input size."""
+"""Evaluation on a scored split (the reference validation pairs by default, or the official test list).
+
+Scores are taken against 128x128 labels whatever the model's input size (`SCORE_SIZE`): the photo is
+shown to the model at its own input size and the probabilities are resized to 128 px, so models of
+every resolution are scored on the same pixels, those the reference report scored (most of the
+dataset's pairs are 128 px squares; a larger label would only repeat their pixels).
+"""
 
 from __future__ import annotations
 
@@ -30,10 +36,30 @@ def pooled_metrics(batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[str
     return {"loss": loss_sum / max(1, count), **{key: result[key] for key in METRIC_KEYS}}
 
 
+SCORE_SIZE = 128
+
+
+def probabilities_at(probabilities: np.ndarray, size: int) -> np.ndarray:
+    """(N, S, S, C) probabilities resized to (N, size, size, C): area-averaged down, bilinear up."""
+    if probabilities.shape[1] == size:
+        return probabilities
+    import tensorflow as tf
+
+    method = "area" if probabilities.shape[1] > size else "bilinear"
+    return tf.image.resize(probabilities, (size, size), method=method).numpy()
+
+
+def predict_for_scoring(segmenter: Segmenter, arrays: data.ArraySet, start: int, stop: int) -> np.ndarray:
+    """The segmenter's probabilities for `arrays[start:stop]`, at the size of their masks."""
+    probabilities = segmenter.predict_arrays(arrays.images[start:stop])
+    return probabilities_at(probabilities, arrays.masks.shape[1])
+
+
 def evaluate_arrays(segmenter: Segmenter, arrays: data.ArraySet, batch_size: int = 32) -> dict[str, float]:
-    """`pooled_metrics` of the segmenter's predictions for `arrays`, predicted in batches."""
+    """`pooled_metrics` of the segmenter's predictions for `arrays`, predicted in batches (scored at
+    the size of the masks: images may be at the model's size, masks at 128 px)."""
     return pooled_metrics(
-        (arrays.masks[start : start + batch_size], segmenter.predict_arrays(arrays.images[start : start + batch_size]))
+        (arrays.masks[start : start + batch_size], predict_for_scoring(segmenter, arrays, start, start + batch_size))
         for start in range(0, len(arrays), batch_size)
     )
 
@@ -47,21 +73,29 @@ def evaluate(
     batch_size: int = 32,
     worst: int = 0,
     tta: bool = False,
+    split: data.Split = "reference",
+    score_size: int | None = SCORE_SIZE,
 ) -> dict:
-    """Pooled metrics on the validation split; with `worst`, also the images with the lowest Dice;
-    with `tta`, of flip-averaged predictions."""
+    """Metrics pooled over the scored pairs of `split` (`data.SPLITS`) at `score_size` px (None: at the
+    model's input size); with `worst`, also the images with the lowest Dice; with `tta`, of
+    flip-averaged predictions."""
     segmenter = Segmenter(model_path, tta=tta)
-    split = data.load_split(data_dir, segmenter.input_size, val_size, seed, limit, need_train=False)
+    score_size = score_size or segmenter.input_size
+    loaded = data.load_split(
+        data_dir, segmenter.input_size, val_size, seed, limit, need_train=False, split=split, mask_size=score_size
+    )
     result = {
-        **evaluate_arrays(segmenter, split.val, batch_size),
-        "images": len(split.val),
+        **evaluate_arrays(segmenter, loaded.val, batch_size),
+        "images": len(loaded.val),
+        "split": split,
+        "score_size": score_size,
         "input_size": segmenter.input_size,
         "model": str(model_path),
         "tta": tta,
-        "skipped": split.report.to_dict(),
+        "skipped": loaded.report.to_dict(),
     }
     if worst:
-        ranked = sorted(score_images(segmenter, split.val, batch_size), key=lambda item: item.scores["dice"])[:worst]
+        ranked = sorted(score_images(segmenter, loaded.val, batch_size), key=lambda item: item.scores["dice"])[:worst]
         result["worst"] = [
             {
                 "image": item.pair.stem,
@@ -82,7 +116,8 @@ def format_table(result: dict) -> str:
 
 @dataclass
 class ImageResult:
-    """One validation image with its ground truth, prediction and scores (model resolution)."""
+    """One scored image with its ground truth, prediction and scores: the image at the model's input
+    size, truth and prediction at the size of the masks it was scored on (the same unless asked)."""
 
     pair: data.Pair
     image: np.ndarray
@@ -123,7 +158,7 @@ def score_images(segmenter: Segmenter, arrays: data.ArraySet, batch_size: int = 
     for start in range(0, len(arrays), batch_size):
         images = arrays.images[start : start + batch_size]
         truths = arrays.masks[start : start + batch_size]
-        probabilities = segmenter.predict_arrays(images)
+        probabilities = predict_for_scoring(segmenter, arrays, start, start + batch_size)
         confusion, scores = batch_image_scores(truths, probabilities)
         predictions = np.argmax(probabilities, axis=-1).astype(np.uint8)
         disagreement = confident_disagreement(truths, probabilities)

@@ -149,6 +149,7 @@ def _check_resumable(run_dir: Path, config: TrainConfig) -> None:
         "batch_size",
         "learning_rate",
         "val_size",
+        "split",
         "limit",
         "seed",
         "model_overrides",
@@ -204,7 +205,9 @@ def prepare_run(config: TrainConfig, placement: Placement) -> PreparedRun:
         out = run_dir / f".worker-{placement.task_type}-{placement.task_index}"
         shutil.rmtree(out, ignore_errors=True)  # what a killed worker left is never resumed from
     _check_resumable(run_dir, config)
-    split = data.load_split(config.data_dir, config.model().input_size, config.val_size, config.seed, config.limit)
+    split = data.load_split(
+        config.data_dir, config.model().input_size, config.val_size, config.seed, config.limit, split=config.split
+    )
     print(
         f"data: {len(split.train)} training, {len(split.val)} validation pairs from {config.data_dir}; "
         f"{split.report.summary()}",

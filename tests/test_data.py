@@ -51,6 +51,32 @@ def test_load_split_limit_takes_first_n_of_each_split(tiny_dataset):
     assert [p.stem for p in split.val.pairs] == [p.stem for p in full_val[:2]]
 
 
+def write_official_lists(root, trainval: list[str], test: list[str]) -> None:
+    for name, stems in (("trainval", trainval), ("test", test)):
+        (root / "annotations" / f"{name}.txt").write_text("".join(f"{stem} 1 1 1\n" for stem in stems))
+
+
+def test_official_split_trains_on_trainval_holds_out_a_tenth_and_scores_the_test_list(tmp_path):
+    root = write_dataset(tmp_path / "pets", count=30)
+    stems = [p.stem for p in data.find_pairs(root)[0]]
+    write_official_lists(root, stems[:20] + ["beagle_999"], stems[20:])  # a listed stem without a pair
+    pairs, report = data.find_pairs(root)
+    train, held_out = data.split_pairs(root, pairs, "official", report, seed=1337)
+    assert len(held_out) == 2 and len(train) == 18  # a tenth of the 20 pairs listed
+    assert {p.stem for p in train} | {p.stem for p in held_out} == set(stems[:20])
+    assert report.reasons == {"listed in trainval.txt without a pair": 1}
+    assert data.split_pairs(root, pairs, "official", data.SkipReport(), seed=1337)[1] == held_out  # seeded
+    trainval, test = data.split_pairs(root, pairs, "official-test", data.SkipReport())
+    assert [p.stem for p in test] == stems[20:] and len(trainval) == 20
+    loaded = data.load_split(root, 32, split="official-test", need_train=False, mask_size=16)
+    assert loaded.val.images.shape == (10, 32, 32, 3) and loaded.val.masks.shape == (10, 16, 16)
+
+
+def test_a_missing_official_list_says_where_it_comes_from(tiny_dataset):
+    with pytest.raises(data.DatasetError, match=r"trainval.txt is missing.*python -m core download"):
+        data.load_split(tiny_dataset, 32, split="official")
+
+
 def test_augmentation_moves_image_and_mask_together():
     """The synthetic pet is orange where the mask says pet: after zoom, crop and flip it still is."""
     from tests.helpers import synthetic_pet

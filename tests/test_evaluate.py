@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 
 from core.cli import main
@@ -20,6 +21,8 @@ def test_cli_evaluate_prints_table_and_writes_json(trained_tiny_run, tiny_datase
                 str(report),
                 "--worst",
                 "1",
+                "--score-size",
+                "0",  # at the model's 32 px, as training validates
             ]
         )
         == 0
@@ -57,3 +60,43 @@ def test_per_image_scores_pool_to_the_split_metrics(trained_tiny_run, tiny_datas
     for key in ("pixel_accuracy", "mean_iou", "pet_iou"):
         assert pooled[key] == pytest.approx(split[key], abs=1e-6)
     assert pooled["dice"] == pytest.approx(split["dice"], abs=1e-3)  # smoothing term: per image vs once
+
+
+def test_a_larger_model_is_scored_on_the_same_128_px_labels(tmp_path, tiny_dataset):
+    """Probabilities are resized to the labels' size: a model at 48 px scored at 32 px gets the
+    scores of its own probabilities area-averaged to 32 px against the 32 px labels."""
+    from core import data
+    from core.config import model_config
+    from core.evaluate import evaluate, pooled_metrics, probabilities_at
+    from core.model import build_unet
+    from core.predict import Segmenter
+
+    path = tmp_path / "tiny48.keras"
+    build_unet(model_config("tiny", input_size=48), name="petseg_tiny").save(path)
+    result = evaluate(path, tiny_dataset, score_size=32)
+    assert (result["input_size"], result["score_size"], result["images"]) == (48, 32, 2)
+    segmenter = Segmenter(path)
+    images = data.load_split(tiny_dataset, 48, need_train=False).val.images
+    labels = data.load_split(tiny_dataset, 32, need_train=False).val.masks
+    probabilities = probabilities_at(segmenter.predict_arrays(images), 32)
+    assert probabilities.shape == (2, 32, 32, 3)
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, atol=1e-5)
+    expected = pooled_metrics([(labels, probabilities)])
+    for key in ("pixel_accuracy", "mean_iou", "pet_iou"):
+        assert result[key] == pytest.approx(expected[key], abs=1e-6)
+    assert evaluate(path, tiny_dataset, score_size=None)["score_size"] == 48
+
+
+def test_cli_evaluates_the_official_test_list(tmp_path, tiny_model_path, capsys):
+    from tests.helpers import write_dataset
+
+    root = write_dataset(tmp_path / "pets", count=10)
+    stems = sorted(p.stem for p in (root / "images").iterdir())
+    for name, part in (("trainval", stems[:6]), ("test", stems[6:])):
+        (root / "annotations" / f"{name}.txt").write_text("".join(f"{s} 1 1 1\n" for s in part))
+    report = tmp_path / "test.json"
+    args = ["evaluate", "--data-dir", str(root), "--model", str(tiny_model_path), "--split", "official-test"]
+    assert main([*args, "--json", str(report)]) == 0
+    assert "official-test split" in capsys.readouterr().out
+    result = json.loads(report.read_text())
+    assert result["images"] == 4 and result["split"] == "official-test" and result["score_size"] == 128

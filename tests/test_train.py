@@ -13,7 +13,7 @@ import pytest
 from core.cli import main
 from core.history import best_epoch, lineage_history, read_history, write_history
 from core.model_io import load_model
-from tests.helpers import tiny_train_args
+from tests.helpers import tiny_train_args, write_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +42,21 @@ def test_running_again_with_more_epochs_continues(tmp_path, tiny_dataset):
     assert main([*args, "--epochs", "3"]) == 0
     rows = read_history(tmp_path / "history.csv")
     assert [row["epoch"] for row in rows] == [1, 2, 3] and rows[0] == first[0]
+
+
+def test_official_split_trains_on_trainval_and_never_reads_the_test_list(tmp_path, capsys):
+    root = write_dataset(tmp_path / "pets", count=24)
+    stems = sorted(p.stem for p in (root / "images").iterdir())
+    (root / "annotations" / "trainval.txt").write_text("".join(f"{s} 1 1 1\n" for s in stems[:20]))
+    (root / "annotations" / "test.txt").write_text("not read by training")  # its stems would be refused
+    out = tmp_path / "run"
+    args = [*tiny_train_args(root, out, epochs=1, batch_size=4), "--split", "official"]
+    assert main(args) == 0
+    assert "data: 18 training, 2 validation pairs" in capsys.readouterr().out
+    record = json.loads((out / "run.json").read_text())
+    assert record["config"]["split"] == "official"
+    assert main([*tiny_train_args(root, out, epochs=2, batch_size=4)]) == 2  # resuming on another split
+    assert "split: 'official' -> 'reference'" in capsys.readouterr().err
 
 
 def test_changed_settings_are_refused_not_mixed(tmp_path, tiny_dataset, capsys):
@@ -370,6 +385,7 @@ def test_sigkills_at_spread_delays_after_an_epochs_row_never_break_resuming(tmp_
         ("keep", "newest", "keep must be one of best, last"),
         ("strategy", "ring", "strategy must be one of auto, default"),
         ("preset", "huge", "unknown preset 'huge'"),
+        ("split", "official-test", "split must be one of reference, official"),
     ],
 )
 def test_train_config_refuses_values_outside_its_literals(field, value, message):

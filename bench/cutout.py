@@ -234,13 +234,15 @@ def segmenters(models: list[Path], tta: bool, whole_only: bool) -> dict[str, Seg
     """Each model, and with `tta` each model again with flip TTA, with `whole_only` again seeing the
     whole photo only (the same weights), by row label."""
     found = {}
+    names = [path.name for path in models]
     for path in models:
+        label = path.name if names.count(path.name) == 1 else f"{path.parent.name}/{path.name}"  # run folders
         plain = Segmenter(path).warm_up()
-        found[path.name] = plain
+        found[label] = plain
         if tta:
-            found[f"{path.name} + TTA"] = Segmenter(path, model=plain.model, tta=True).warm_up()
+            found[f"{label} + TTA"] = Segmenter(path, model=plain.model, tta=True).warm_up()
         if whole_only:
-            found[f"{path.name}, whole photo only"] = Segmenter(
+            found[f"{label}, whole photo only"] = Segmenter(
                 path, model=plain.model, views=WHOLE_PHOTO_ONLY
             ).warm_up()
     return found

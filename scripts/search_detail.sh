@@ -15,3 +15,13 @@ for spec in "lite0-192|effnet-lite0|192" "lite2-128|effnet-lite2|128" "lite0-128
     --arch "input_size=$size" --freeze-encoder-epochs 1 --encoder-lr-scale 0.1 \
     --epochs 4 --limit 1600 >> "runs/search/$name.log" 2>&1
 done
+# Scoring: the 1000 validation pairs at 128 px (whatever the model's input), then the 96 native-aspect
+# validation photos at their own size (cut-out IoU, see-through, thin-part recall), all models in one table.
+models=()
+for name in lite0-128 lite0-160 lite0-192 lite0-224 lite2-128 lite2-192; do
+  [ -f "runs/search/$name.eval.json" ] || .venv/bin/python -m core evaluate --data-dir "$D" \
+    --model "runs/search/$name/model.keras" --json "runs/search/$name.eval.json" > "runs/search/$name.eval.txt"
+  models+=("runs/search/$name/model.keras")
+done
+[ -f runs/search/cutout.txt ] || .venv/bin/python -m bench.cutout --data-dir "$D" --repeats 0 \
+  --model "${models[@]}" > runs/search/cutout.txt

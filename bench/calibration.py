@@ -29,7 +29,7 @@ def scaled(probabilities: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def scores(probabilities: np.ndarray, masks: np.ndarray) -> dict[str, float]:
-    """NLL, pooled soft Dice (smooth 1, as `core.losses.soft_dice`) and accuracy; masks 0-based."""
+    """NLL, pooled soft Dice (smooth 1, as `core.model.losses.soft_dice`) and accuracy; masks 0-based."""
     one_hot = np.eye(probabilities.shape[-1])[masks]
     true_class = (probabilities * one_hot).sum(axis=-1)
     return {
@@ -40,8 +40,8 @@ def scores(probabilities: np.ndarray, masks: np.ndarray) -> dict[str, float]:
 
 
 def main() -> None:
-    from core import data
-    from core.predict import Segmenter
+    from core.data import dataset as data
+    from core.inference.predict import Segmenter
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="+", type=Path, help="the first is the baseline")

@@ -19,9 +19,9 @@ import numpy as np
 from scipy import ndimage
 
 from core.config import DEFAULT_MODEL_PATH
-from core.data import load_split
-from core.labels import Class
-from core.predict import Segmenter
+from core.data.dataset import load_split
+from core.data.labels import Class
+from core.inference.predict import Segmenter
 
 SHARE_RULES = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0)
 CONFIDENCE_RULES = (0.9, 0.95, 0.98)

@@ -22,7 +22,7 @@
    skipped with `--repeats 0`.
 
 Several `--model`s, `--tta` (each model also with flip test-time augmentation) and `--whole-only`
-(each model also seeing the whole photo only, without `core.views`' square crops) put the
+(each model also seeing the whole photo only, without `core.inference.views`' square crops) put the
 variants side by side in one table.
 """
 
@@ -40,13 +40,13 @@ from PIL import Image  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
 from bench.measure import median_seconds  # noqa: E402
-from core import render  # noqa: E402
 from core.config import DEFAULT_MODEL_PATH, WHOLE_PHOTO_ONLY  # noqa: E402
-from core.data import find_pairs, reference_split  # noqa: E402
-from core.imaging import load_trimap  # noqa: E402
-from core.matte import Matte  # noqa: E402
-from core.predict import Segmenter  # noqa: E402
-from core.render import png_bytes  # noqa: E402
+from core.data.dataset import find_pairs, reference_split  # noqa: E402
+from core.data.imaging import load_trimap  # noqa: E402
+from core.inference import render  # noqa: E402
+from core.inference.matte import Matte  # noqa: E402
+from core.inference.predict import Segmenter  # noqa: E402
+from core.inference.render import png_bytes  # noqa: E402
 
 METHODS = ("old mask", "fast", "matting")
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "pets" / "images"
@@ -242,9 +242,7 @@ def segmenters(models: list[Path], tta: bool, whole_only: bool) -> dict[str, Seg
         if tta:
             found[f"{label} + TTA"] = Segmenter(path, model=plain.model, tta=True).warm_up()
         if whole_only:
-            found[f"{label}, whole photo only"] = Segmenter(
-                path, model=plain.model, views=WHOLE_PHOTO_ONLY
-            ).warm_up()
+            found[f"{label}, whole photo only"] = Segmenter(path, model=plain.model, views=WHOLE_PHOTO_ONLY).warm_up()
     return found
 
 

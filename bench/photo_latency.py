@@ -4,7 +4,7 @@
 
 Both paths run in the same process on the same photo; the baseline decodes every pixel before
 downscaling and shows the model the whole photo only, ours lets the JPEG decoder downscale (1/8
-scale for a 128 px model) and shows the model the whole photo and its square crops (`core.views`);
+scale for a 128 px model) and shows the model the whole photo and its square crops (`core.inference.views`);
 the same without the crops is timed too.
 """
 
@@ -22,9 +22,9 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from bench.measure import median_seconds  # noqa: E402
-from core import imaging  # noqa: E402
 from core.config import DEFAULT_MODEL_PATH, WHOLE_PHOTO_ONLY  # noqa: E402
-from core.predict import Segmenter, probabilities_to_trimap  # noqa: E402
+from core.data import imaging  # noqa: E402
+from core.inference.predict import Segmenter, probabilities_to_trimap  # noqa: E402
 
 
 def twelve_megapixel_jpeg(folder: Path) -> Path:

@@ -17,8 +17,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from bench.measure import random_batch, rate  # noqa: E402
-from core import data  # noqa: E402
 from core.config import DEFAULT_PRESET, TrainConfig, model_config  # noqa: E402
+from core.data import dataset as data  # noqa: E402
 
 
 def main() -> None:
@@ -39,8 +39,8 @@ def main() -> None:
     iterator = iter(dataset)
     pipeline_ips = rate(lambda: int(next(iterator)[0].shape[0]), args.seconds)
 
-    from core.losses import FocalDiceLoss
-    from core.model import build_unet
+    from core.model.losses import FocalDiceLoss
+    from core.model.unet import build_unet
 
     model = build_unet(config)
     model.compile(optimizer="adam", loss=FocalDiceLoss())

@@ -5,8 +5,8 @@
 Each candidate runs in its own process (so thread settings apply and runs do not share state)
 and prints parameters, GFLOP per image, training images/s, batch inference images/s and
 single-image latency; the table ends with ratios against the reference measured in the same run.
-Inference runs the model as it ships: batch norms folded into the convolutions (core.fold);
-`-tta` candidates average each image with its mirror (`core.predict.flip_averaged`), as
+Inference runs the model as it ships: batch norms folded into the convolutions (core.model.fold);
+`-tta` candidates average each image with its mirror (`core.inference.runtime.flip_averaged`), as
 `Segmenter(tta=True)` does. Training figures of a `-tta` candidate are those of its preset.
 
     python -m bench.presets --seconds 12 --only reference reference-tta lean lean-tta large large-tta
@@ -80,9 +80,9 @@ def measure_one(name: str, seconds: float) -> dict:
         tf.config.threading.set_inter_op_parallelism_threads(spec["threads"])
     from bench.measure import gflops_per_image, median_seconds, random_batch, rate
     from core.config import model_config
-    from core.fold import fold_batch_norm
-    from core.losses import FocalDiceLoss
-    from core.model import build_unet
+    from core.model.fold import fold_batch_norm
+    from core.model.losses import FocalDiceLoss
+    from core.model.unet import build_unet
 
     config = model_config(spec["preset"], **spec.get("overrides", {}))
     model = build_unet(config)
@@ -92,7 +92,7 @@ def measure_one(name: str, seconds: float) -> dict:
     train = rate(lambda: (model.train_on_batch(images, masks), batch)[1], seconds, warmup=2)
     shipped = fold_batch_norm(model) if spec.get("fold", True) else model  # as scripts/ship_model.sh saves it
     if spec.get("tta"):
-        from core.predict import flip_averaged
+        from core.inference.runtime import flip_averaged
 
         infer_fn = tf.function(lambda x: flip_averaged(shipped, x), jit_compile=bool(spec.get("jit")))
     else:

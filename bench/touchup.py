@@ -22,8 +22,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from bench.cutout import twelve_megapixel  # noqa: E402
 from bench.measure import median_seconds  # noqa: E402
 from core.config import DEFAULT_MODEL_PATH  # noqa: E402
-from core.marks import Mark  # noqa: E402
-from core.predict import Segmenter  # noqa: E402
+from core.inference.marks import Mark  # noqa: E402
+from core.inference.predict import Segmenter  # noqa: E402
 
 PHOTO = Path(__file__).resolve().parent.parent / "samples" / "pets" / "images" / "Ragdoll_100.jpg"
 # In the 4000x3000 photo's pixels: a lasso across the cat's outline, a box in a corner.

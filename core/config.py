@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from core.labels import NUM_CLASSES
+from core.data.labels import NUM_CLASSES
 
 DEFAULT_DATA_DIR = Path("data/oxford-iiit-pet")
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -40,7 +40,7 @@ class ModelConfig:
     num_classes: int = NUM_CLASSES
     encoder: Encoder = "unet"
     """`unet`: the U-Net's own convolution blocks, trained from scratch. `efficientnet-lite0` or
-    `-lite2`: that ImageNet-pretrained network (`core.pretrained`) as the encoder, its five taps as
+    `-lite2`: that ImageNet-pretrained network (`core.model.pretrained`) as the encoder, its five taps as
     the skips; `depth` must be 5 (strides 2 to 32) and the decoder blocks use `filters_at` as usual."""
 
     def __post_init__(self) -> None:
@@ -78,7 +78,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "small": dict(base_filters=16, depth=5, max_filters=256, conv="separable", residual=True),
     # The shipped model. Standard 3x3 convolutions, 8 filters at full resolution, 5 levels (capped at 128):
     # oneDNN runs these far faster per FLOP than depthwise kernels, and the batch norms fold into
-    # the convolutions for inference (core.fold): 1.5x the speed of `small`, both folded.
+    # the convolutions for inference (core.model.fold): 1.5x the speed of `small`, both folded.
     "lean": dict(base_filters=8, depth=5, max_filters=128, batch_norm=True),
     # Issue 13's quality tier (retired in issue 21; kept for comparisons): `lean` with 1.5x the
     # width at full resolution and deeper levels up to 384 filters. Chosen by 4-epoch runs on 1,600
@@ -129,7 +129,7 @@ class TrainConfig:
     val_size: int = 1000
     split: TrainSplit = "reference"
     """`reference`: the report's split (1000 random validation pairs); `official`: the dataset's
-    `trainval.txt`, a tenth held out for validation (`core.data.split_pairs`), `test.txt` untouched."""
+    `trainval.txt`, a tenth held out for validation (`core.data.dataset.split_pairs`), `test.txt` untouched."""
     limit: int | None = None
     seed: int = 1337
     augment: bool = True
@@ -141,13 +141,13 @@ class TrainConfig:
     """Start from this trained model's weights (same preset, BatchNorm not folded) instead of
     random ones: fine-tuning, e.g. a last few epochs without augmentation."""
     teacher: Path | None = None
-    """Distil: train on a mix of the ground truth and this trained model's probabilities (`core.distill`)."""
+    """Distil: train on a mix of the ground truth and this trained model's probabilities (`core.training.distill`)."""
     distill_weight: float = 0.5
     """With a teacher: the share of the loss that follows the teacher's probabilities."""
     teacher_tta: bool = False
     """With a teacher: average its probabilities with those of the mirrored batch (flip TTA)."""
     encoder_lr_scale: float = 1.0
-    """Pretrained encoder only: its learning rate as a share of the decoder's (`core.optimizer`)."""
+    """Pretrained encoder only: its learning rate as a share of the decoder's (`core.training.optimizer`)."""
     freeze_encoder_epochs: int = 0
     """Pretrained encoder only: epochs at the start during which the encoder's weights do not move."""
     strategy: Strategy = "auto"
@@ -187,7 +187,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class MatteConfig:
-    """How `core.matte` turns a prediction into an alpha matte at the photo's size."""
+    """How `core.inference.matte` turns a prediction into an alpha matte at the photo's size."""
 
     fast_gain: float = 4.0
     """`fast`: alpha = clip((score - 0.5) * gain + 0.5): the edge ramp spans a quarter of the score's range."""
@@ -204,9 +204,40 @@ class MatteConfig:
     """Crop to the pet: margin on each side, as a share of the pet's bounding box."""
 
 
+Runtime = Literal["auto", "openvino", "keras"]
+RUNTIMES: tuple[str, ...] = get_args(Runtime)
+Precision = Literal["auto", "f32", "bf16", "int8"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """What runs the network (`core.inference.runtime`)."""
+
+    runtime: Runtime = "auto"
+    """`auto`: OpenVINO where it is installed (about 2x Keras here, bench/RESULTS.md), else Keras;
+    `keras`: the reference path (TensorFlow), always available."""
+    cache_dir: Path | None = None
+    """Where converted OpenVINO models are kept; by default `.cache/` in the model file's folder."""
+    precision: Precision = "auto"
+    """OpenVINO only. `auto`: the int8 model beside the `.keras` file where one was made from this
+    exact file (`python -m core quantize`; shipped only where it keeps the masks), else f32. `f32`
+    answers as Keras does (1e-7); `bf16` on CPUs that have it (AVX-512 BF16, AMX) moves
+    probabilities by about 1e-3 (OpenVINO's own default there; here it is asked for explicitly)."""
+    performance_hint: Literal["LATENCY", "THROUGHPUT"] = "LATENCY"
+    """OpenVINO's CPU hint. LATENCY runs one request on every core; THROUGHPUT splits the cores
+    into streams that only parallel requests fill (the Segmenter sends one at a time)."""
+
+    def __post_init__(self) -> None:
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+
+
 @dataclass(frozen=True)
 class ViewConfig:
-    """How `core.views` shows a photo to the model: whole, and a wide or tall one also in square crops."""
+    """How `core.inference.views` shows a photo to the model: whole, and a wide or tall one also in square crops."""
 
     min_aspect: float = 1.2
     """A photo whose long side is at least this many times its short side is also seen as square
@@ -227,13 +258,17 @@ def view_config(whole_photo_only: bool) -> ViewConfig:
 
 @dataclass(frozen=True)
 class ServeConfig:
-    """The HTTP API (`python -m core serve`, `core.api`): where it listens, what it serves, its limits."""
+    """The HTTP API (`python -m core serve`, `core.serving.api`): where it listens, what it serves, its limits."""
 
     host: str = "127.0.0.1"
     """Loopback by default: serving beyond the machine is a choice (`--host 0.0.0.0`, with an API key)."""
     port: int = 8000
     model: Path = DEFAULT_MODEL_PATH
     """The default model; the other `.keras` files beside it can be asked for by name (`?model=`)."""
+    runtime: Runtime = "auto"
+    """What runs the network (`RuntimeConfig`): OpenVINO where installed, else Keras."""
+    precision: Precision = "auto"
+    """OpenVINO's precision (`RuntimeConfig.precision`)."""
     workers: int = 1
     """Server processes (each loads the model); more replicas belong behind a load balancer."""
     api_key: str | None = None

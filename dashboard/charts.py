@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from core.labels import CLASS_NAMES
+from core.data.labels import CLASS_NAMES
 
 TRAIN_COLOUR, VAL_COLOUR = "#F58518", "#4C78A8"
 """As the reference report's Figure 1 draws them: training orange, validation blue."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.labels import CLASS_COLOURS, CLASS_NAMES
+from core.data.labels import CLASS_COLOURS, CLASS_NAMES
 
 BORDER_MEANING = "the outline band the dataset's annotators left undecided (fur, whiskers)"
 

@@ -6,17 +6,17 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import gallery
-from core.catalog import ModelEntry, list_models, preset_of
 from core.config import DEFAULT_MODEL_PATH
-from core.evaluate import ImageResult
-from core.imaging import Photo
-from core.marks import Mark
-from core.matte import Matte
-from core.matte import warm_up as warm_up_matting
-from core.model_io import ModelFileError
-from core.predict import Segmentation, Segmenter
-from core.score_cache import cached_score_images
+from core.data.imaging import Photo
+from core.evaluation import gallery
+from core.evaluation.evaluate import ImageResult
+from core.evaluation.score_cache import cached_score_images
+from core.inference.marks import Mark
+from core.inference.matte import Matte
+from core.inference.matte import warm_up as warm_up_matting
+from core.inference.predict import Segmentation, Segmenter
+from core.model.model_io import ModelFileError
+from core.serving.catalog import ModelEntry, list_models, preset_of
 from dashboard.settings import AppConfig
 
 
@@ -30,8 +30,8 @@ def _load_segmenter(path: str, mtime: float, tta: bool = False) -> Segmenter:
     """One Segmenter per model file, version and test-time augmentation, shared by all sessions
     of this process (the two of a model share its weights)."""
     if tta:
-        return Segmenter(path, model=_load_segmenter(path, mtime).model, tta=True).warm_up()
-    segmenter = Segmenter(path).warm_up()
+        return _load_segmenter(path, mtime).with_options(tta=True).warm_up()
+    segmenter = Segmenter(path, runtime=settings().runtime).warm_up()
     warm_up_matting()
     return segmenter
 
@@ -109,6 +109,9 @@ def model_choice(entry: ModelEntry) -> str:
     return f"{name} · val. mIoU {metrics['mean_iou']:.3f}" if "mean_iou" in metrics else name
 
 
+RUNTIME_NAMES = {"openvino": "OpenVINO (CPU)", "keras": "Keras / TensorFlow"}
+
+
 def model_panel() -> None:
     """Sidebar: model selector (when there are several), architecture and validation scores."""
     sidebar = st.sidebar
@@ -136,9 +139,10 @@ def model_panel() -> None:
         return
     sidebar.markdown(
         f"**{entry.path.name}**  \n"
-        f"Preset: `{preset_of(model.model.name)}`  \n"
-        f"Parameters: {model.model.count_params():,}  \n"
-        f"Input: {model.input_size}×{model.input_size} px"
+        f"Preset: `{preset_of(model.network.model_name)}`  \n"
+        f"Parameters: {model.network.parameters:,}  \n"
+        f"Input: {model.input_size}×{model.input_size} px  \n"
+        f"Runs on: {RUNTIME_NAMES[model.runtime]}, {model.network.precision}"
     )
     metrics = entry.metrics()
     if metrics:

@@ -1,9 +1,9 @@
 """Touch-up on the Cut-out view: lasso or box regions on the photo as pet or background.
 
 The photo is a Plotly chart with Streamlit's own selection events (`on_select`), no extra component.
-Each new lasso or box becomes a `core.marks.Mark` in the photo's own pixels, kept per photo (its
+Each new lasso or box becomes a `core.inference.marks.Mark` in the photo's own pixels, kept per photo (its
 name and content) in the session: marks survive a change of view, background or refinement, not a
-new upload. `core.matte` obeys them; the page only collects them.
+new upload. `core.inference.matte` obeys them; the page only collects them.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from core.marks import Mark, marks_json
+from core.inference.marks import Mark, marks_json
 
 MARKS_STATE = "touchup_marks"
 """Session state: photo key -> list of marks."""

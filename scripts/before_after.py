@@ -20,11 +20,11 @@ from PIL import Image, ImageDraw
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import render  # noqa: E402
-from core.data import load_arrays  # noqa: E402
-from core.evaluate import score_images  # noqa: E402
-from core.predict import Segmenter  # noqa: E402
-from core.sample import sample_pairs  # noqa: E402
+from core.data.dataset import load_arrays  # noqa: E402
+from core.data.sample import sample_pairs  # noqa: E402
+from core.evaluation.evaluate import score_images  # noqa: E402
+from core.inference import render  # noqa: E402
+from core.inference.predict import Segmenter  # noqa: E402
 
 SIDE = 300
 CAPTION = 22

@@ -22,8 +22,8 @@ def main() -> int:
     parser.add_argument("source", type=Path, help="a training run folder (--out of train)")
     parser.add_argument("dest", type=Path, help="where the copy goes (replaced)")
     args = parser.parse_args()
-    start_tensorflow(verbose=False)  # core.checkpoint imports Keras: no C++ start-up lines
-    from core.checkpoint import copy_resumable
+    start_tensorflow(verbose=False)  # core.training.checkpoint imports Keras: no C++ start-up lines
+    from core.training.checkpoint import copy_resumable
 
     try:
         epochs = copy_resumable(args.source, args.dest)

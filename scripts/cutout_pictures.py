@@ -12,9 +12,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import render  # noqa: E402
-from core.matte import Matte, compute_matte  # noqa: E402
-from core.predict import Segmenter  # noqa: E402
+from core.inference import render  # noqa: E402
+from core.inference.matte import Matte, compute_matte  # noqa: E402
+from core.inference.predict import Segmenter  # noqa: E402
 
 SAMPLE = ROOT / "samples" / "pets" / "images"
 SCALE = 3

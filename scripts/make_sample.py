@@ -9,8 +9,8 @@ import argparse
 import shutil
 from pathlib import Path
 
-from core.data import find_pairs, reference_split
-from core.sample import SAMPLE_DIR
+from core.data.dataset import find_pairs, reference_split
+from core.data.sample import SAMPLE_DIR
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ def tiny_dataset(tmp_path_factory) -> Path:
 def tiny_model_path(tmp_path_factory) -> Path:
     """An untrained tiny U-Net saved as a real .keras file."""
     from core.config import model_config
-    from core.model import build_unet
+    from core.model.unet import build_unet
 
     path = tmp_path_factory.mktemp("model") / "tiny.keras"
     build_unet(model_config("tiny"), name="petseg_tiny").save(path)

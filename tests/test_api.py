@@ -144,8 +144,8 @@ def test_a_chunked_body_is_cut_off_at_the_limit():
     Driven through ASGI directly, where the chunks read can be counted."""
     import asyncio
 
-    from core.api.app import create_app
     from core.config import ServeConfig
+    from core.serving.api.app import create_app
 
     app = create_app(ServeConfig(max_body_bytes=3 * 2**20))
     chunks_read, sent = 0, []

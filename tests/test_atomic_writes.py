@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from core.catalog import list_models
 from core.files import write_bytes, write_json
+from core.serving.catalog import list_models
 
 ROOT = Path(__file__).resolve().parents[1]
 

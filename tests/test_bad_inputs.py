@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 
 from core.cli import main
-from core.imaging import ImageError
-from core.predict import Segmenter
+from core.data.imaging import ImageError
+from core.inference.predict import Segmenter
 from tests.helpers import ODD_INPUT_NAMES, assert_trimap, odd_inputs
 
 

@@ -4,8 +4,8 @@ import numpy as np
 
 from bench.bf16 import in_bfloat16
 from core.config import model_config
-from core.fold import fold_batch_norm
-from core.model import build_unet
+from core.model.fold import fold_batch_norm
+from core.model.unet import build_unet
 
 
 def test_the_bfloat16_copy_computes_in_bfloat16_and_returns_float32_probabilities_close_to_the_original():

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.bulk import Shard, ShardError, predict_tree
-from core.outputs import output_stems
-from core.predict import Segmenter
+from core.inference.bulk import Shard, ShardError, predict_tree
+from core.inference.outputs import output_stems
+from core.inference.predict import Segmenter
 from tests.helpers import assert_trimap, synthetic_pet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +39,7 @@ def test_tree_is_mirrored_resumed_and_formats_written(tmp_path, tiny_model_path)
     summary = predict_tree(segmenter, [source], out, log, formats=("mask", "npy"), batch_size=4)
     assert (summary.written, summary.skipped_existing, len(summary.failed)) == (7, 0, 1)
     assert_trimap(np.asarray(Image.open(out / "part002" / "img00006_mask.png")), (40, 30))
-    # probabilities at the model's scale: short side 32, long side in proportion (core.views)
+    # probabilities at the model's scale: short side 32, long side in proportion (core.inference.views)
     assert np.load(out / "part000" / "img00000_probs.npy").shape == (32, 43, 3)
     assert not list(out.rglob("*_overlay.png")) and not (out / ".hidden").exists()
     again = predict_tree(segmenter, [source], out, log, formats=("mask", "npy"), batch_size=4)
@@ -229,7 +229,7 @@ def test_the_zip_of_same_stem_photos_holds_every_output(tiny_model_path):
     import io
     import zipfile
 
-    from core.outputs import zip_outputs
+    from core.inference.outputs import zip_outputs
 
     segmenter = Segmenter(tiny_model_path)
     names = ["x.jpg", "x.png", "y.jpg"]

@@ -28,14 +28,14 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 def test_every_expected_failure_derives_from_one_base_class():
-    from core.bulk import ShardError
     from core.cli import CommandError
-    from core.data import DatasetError
-    from core.distribute import DistributeError
-    from core.download import DownloadError
-    from core.imaging import ImageError
-    from core.model_io import ModelFileError
-    from core.train import ConfigMismatch
+    from core.data.dataset import DatasetError
+    from core.data.download import DownloadError
+    from core.data.imaging import ImageError
+    from core.inference.bulk import ShardError
+    from core.model.model_io import ModelFileError
+    from core.training.distribute import DistributeError
+    from core.training.train import ConfigMismatch
 
     for error in (
         ShardError,
@@ -120,7 +120,7 @@ def test_real_errors_still_reach_the_terminal(tmp_path):
 
 
 def test_tf_config_check_passes_a_good_config(monkeypatch):
-    from core.distribute import cluster_config
+    from core.training.distribute import cluster_config
 
     config = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 1}}
     monkeypatch.setenv("TF_CONFIG", json.dumps(config))

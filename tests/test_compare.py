@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.compare import DISAGREEMENT_COLOUR, compare, disagreement_image, pet_disagreement
-from core.data import Pair
-from core.evaluate import ImageResult
+from core.data.dataset import Pair
+from core.evaluation.compare import DISAGREEMENT_COLOUR, compare, disagreement_image, pet_disagreement
+from core.evaluation.evaluate import ImageResult
 
 
 def test_only_pet_against_background_counts_as_disagreement():

@@ -34,7 +34,7 @@ def test_eight_threads_get_exactly_the_sequential_masks(trained_tiny_run):
 
 @pytest.mark.slow
 def test_two_hundred_predictions_do_not_grow_memory(tiny_model_path, tmp_path):
-    from core.predict import Segmenter
+    from core.inference.predict import Segmenter
 
     segmenter = Segmenter(tiny_model_path)
     big = tmp_path / "big.jpg"

@@ -105,7 +105,7 @@ def test_example_photo_and_views(app_env):
     assert not app.exception and [m.label for m in app.metric].count("Pet share") == 1
     import gc
 
-    from core.predict import Segmentation, Segmenter
+    from core.inference.predict import Segmentation, Segmenter
 
     # AppTest runs the app in this process: its caches now hold a flip-averaging Segmenter and a cleaned-up result
     assert any(thing.tta for thing in gc.get_objects() if isinstance(thing, Segmenter))
@@ -156,8 +156,8 @@ def test_cut_out_downloads_hold_rgba_and_alpha_pngs(tiny_model_path):
 
     from PIL import Image
 
-    from core.outputs import output_makers
-    from core.predict import Segmenter
+    from core.inference.outputs import output_makers
+    from core.inference.predict import Segmenter
 
     result = Segmenter(tiny_model_path).segment(synthetic_pet(90, 60, seed=1)[0])
     makers = output_makers("cat", result, formats=("cutout", "alpha"))
@@ -222,7 +222,7 @@ def test_gallery_filters_stay_consistent_and_pages_show_top_and_bottom(app_env):
 def test_suspect_labels_are_the_confidently_contradicted_ones():
     import numpy as np
 
-    from core.evaluate import confident_disagreement
+    from core.evaluation.evaluate import confident_disagreement
 
     truths = np.zeros((2, 4, 4), np.int64)
     truths[:, :, 2:] = 1  # left half pet, right half background
@@ -281,7 +281,7 @@ def test_history_page_takes_a_run_folder_and_a_path_typed_with_spaces(app_env, t
 
 
 def test_history_page_says_when_the_model_holds_its_last_epoch(app_env):
-    from core.history import best_epoch, read_history, write_history
+    from core.training.history import best_epoch, read_history, write_history
 
     rows = read_history(app_env / "petseg.history.csv")
     rows[-1]["val_loss"] = rows[0]["val_loss"] + 1  # the last epoch is not the best
@@ -462,8 +462,8 @@ def test_after_an_upload_the_other_sources_fold_away_so_the_result_comes_first(a
 
 
 def test_touch_up_marks_apply_undo_and_clear_on_the_cut_out(app_env, monkeypatch):
-    from core.marks import Mark
-    from core.predict import Segmenter
+    from core.inference.marks import Mark
+    from core.inference.predict import Segmenter
     from dashboard.touchup import MARKS_STATE, photo_key
 
     model_calls, predict = [], Segmenter.predict_arrays

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import data
+from core.data import dataset as data
 from tests.helpers import write_dataset
 
 

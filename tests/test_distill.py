@@ -7,11 +7,11 @@ import pytest
 
 from core.cli import main
 from core.config import TrainConfig, model_config
-from core.distill import Distiller, DistillError
-from core.losses import focal_dice_loss, soft_target_cross_entropy
-from core.model import build_unet
-from core.model_io import load_model
-from core.train import compile_model
+from core.model.losses import focal_dice_loss, soft_target_cross_entropy
+from core.model.model_io import load_model
+from core.model.unet import build_unet
+from core.training.distill import Distiller, DistillError
+from core.training.train import compile_model
 from tests.helpers import tiny_train_args
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from core.distribute import choose_strategy
-from core.history import read_history
-from core.model_io import load_model
+from core.model.model_io import load_model
+from core.training.distribute import choose_strategy
+from core.training.history import read_history
 from tests.helpers import tiny_train_args
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,7 +143,7 @@ def test_workers_resume_from_the_chiefs_state_whatever_their_own_folders_hold(tm
 
 AGREE_SCRIPT = """
 import sys
-from core.distribute import DistributeError, check_same_resume_epoch, choose_strategy
+from core.training.distribute import DistributeError, check_same_resume_epoch, choose_strategy
 placement = choose_strategy("auto")
 try:
     check_same_resume_epoch(placement.strategy, int(sys.argv[1]), "RUN")
@@ -190,7 +190,7 @@ def test_the_keras_workaround_stops_clearly_on_a_keras_it_does_not_know():
     import keras
     from keras.src.backend.tensorflow import trainer
 
-    from core.distribute import DistributeError, check_keras_internals
+    from core.training.distribute import DistributeError, check_keras_internals
 
     check_keras_internals(trainer, keras.__version__)  # the pinned Keras passes
     with pytest.raises(DistributeError, match=r"Keras 3\.99\.0 is not a version checked .*keras-team/keras#20585"):
@@ -211,8 +211,8 @@ def test_the_keras_workaround_stops_clearly_on_a_keras_it_does_not_know():
 
 def _state_weights(path: Path) -> list:
     from core.config import TrainConfig
-    from core.model import build_unet
-    from core.train import compile_model
+    from core.model.unet import build_unet
+    from core.training.train import compile_model
 
     model = build_unet(TrainConfig(preset="tiny").model())
     compile_model(model, TrainConfig(preset="tiny"), 1)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.download import Archive, DownloadError, download
+from core.data.download import Archive, DownloadError, download
 
 
 def make_tar(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from core.cli import main
-from core.metrics import METRIC_KEYS
+from core.model.metrics import METRIC_KEYS
 
 
 def test_cli_evaluate_prints_table_and_writes_json(trained_tiny_run, tiny_dataset, tmp_path, capsys):
@@ -35,7 +35,7 @@ def test_cli_evaluate_prints_table_and_writes_json(trained_tiny_run, tiny_datase
     for key in ("loss", *METRIC_KEYS):
         assert 0.0 <= result[key] <= (10.0 if key == "loss" else 1.0)
     # The run's own last validation row was computed on the same pixels by the same formulas.
-    from core.history import best_epoch, read_history
+    from core.training.history import best_epoch, read_history
 
     best = best_epoch(read_history(trained_tiny_run / "history.csv"))
     assert result["pixel_accuracy"] == pytest.approx(best["val_pixel_accuracy"], abs=1e-4)
@@ -48,9 +48,9 @@ def test_cli_evaluate_without_dataset_says_how_to_get_it(tmp_path, tiny_model_pa
 
 
 def test_per_image_scores_pool_to_the_split_metrics(trained_tiny_run, tiny_dataset):
-    from core import data
-    from core.evaluate import evaluate_arrays, pooled_scores, score_images
-    from core.predict import Segmenter
+    from core.data import dataset as data
+    from core.evaluation.evaluate import evaluate_arrays, pooled_scores, score_images
+    from core.inference.predict import Segmenter
 
     segmenter = Segmenter(trained_tiny_run / "model.keras")
     arrays = data.load_split(tiny_dataset, 32, need_train=False).val
@@ -65,11 +65,11 @@ def test_per_image_scores_pool_to_the_split_metrics(trained_tiny_run, tiny_datas
 def test_a_larger_model_is_scored_on_the_same_128_px_labels(tmp_path, tiny_dataset):
     """Probabilities are resized to the labels' size: a model at 48 px scored at 32 px gets the
     scores of its own probabilities area-averaged to 32 px against the 32 px labels."""
-    from core import data
     from core.config import model_config
-    from core.evaluate import evaluate, pooled_metrics, probabilities_at
-    from core.model import build_unet
-    from core.predict import Segmenter
+    from core.data import dataset as data
+    from core.evaluation.evaluate import evaluate, pooled_metrics, probabilities_at
+    from core.inference.predict import Segmenter
+    from core.model.unet import build_unet
 
     path = tmp_path / "tiny48.keras"
     build_unet(model_config("tiny", input_size=48), name="petseg_tiny").save(path)

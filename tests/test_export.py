@@ -1,4 +1,4 @@
-"""Exported models (SavedModel, TFLite float and quantised) agree with the Keras model."""
+"""Exported models (SavedModel, TFLite float and quantised, OpenVINO IR, ONNX) agree with the Keras model."""
 
 from pathlib import Path
 
@@ -8,7 +8,7 @@ from PIL import Image
 
 from core.cli import main
 from core.config import WHOLE_PHOTO_ONLY
-from core.predict import Segmenter
+from core.inference.predict import Segmenter
 from tests.helpers import synthetic_pet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,7 +69,7 @@ def test_savedmodel_from_bytes_matches_the_segmenter_on_a_real_photo(tmp_path, n
 @pytest.mark.slow
 @pytest.mark.parametrize("quantize", [False, True])
 def test_tflite_agrees_with_keras(tmp_path, trained_tiny_run, photos, quantize, capsys):
-    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
 
     model_path = trained_tiny_run / "model.keras"
     out = tmp_path / ("q.tflite" if quantize else "f.tflite")
@@ -78,7 +78,7 @@ def test_tflite_agrees_with_keras(tmp_path, trained_tiny_run, photos, quantize, 
     assert capsys.readouterr().out.splitlines() == [
         f"exported {model_path} as tflite to {out} ({out.stat().st_size / 2**20:.1f} MB)"
     ]
-    interpreter = tf.lite.Interpreter(model_path=str(out))
+    interpreter = Interpreter(model_path=str(out))
     interpreter.allocate_tensors()
     (source,), (target,) = interpreter.get_input_details(), interpreter.get_output_details()
     expected, batch = keras_masks(Segmenter(model_path), photos)
@@ -90,3 +90,35 @@ def test_tflite_agrees_with_keras(tmp_path, trained_tiny_run, photos, quantize, 
     agreement = (np.stack(masks) == expected).mean()
     print(f"tflite quantize={quantize}: agreement {agreement:.4f}, size {out.stat().st_size} bytes")
     assert agreement >= (0.98 if quantize else 0.995)
+
+
+@pytest.mark.slow
+def test_openvino_and_onnx_exports_answer_as_keras_does(tmp_path, trained_tiny_run, photos, capsys):
+    """Both files run on OpenVINO (which reads ONNX too): probabilities within 1e-5 of Keras, any batch."""
+    import openvino as ov
+
+    model_path = trained_tiny_run / "model.keras"
+    _, batch = keras_masks(Segmenter(model_path), photos)
+    expected = Segmenter(model_path, runtime="keras").predict_arrays(batch)
+    outputs = {"openvino": tmp_path / "ir", "onnx": tmp_path / "model.onnx"}
+    for name, out in outputs.items():
+        assert main(["export", "--model", str(model_path), "--format", name, "--out", str(out)]) == 0
+        assert f"as {name} to {out}" in capsys.readouterr().out
+    assert sorted(p.name for p in outputs["openvino"].iterdir()) == ["manifest.json", "model.bin", "model.xml"]
+    assert not list(tmp_path.glob(".*"))  # no temporary left beside them
+    core = ov.Core()
+    for source in (outputs["openvino"] / "model.xml", outputs["onnx"]):
+        compiled = core.compile_model(str(source), "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        np.testing.assert_allclose(compiled(batch)[0], expected, atol=1e-5)
+        np.testing.assert_allclose(compiled(batch[:1])[0], expected[:1], atol=1e-5)
+
+
+def test_onnx_export_without_tf2onnx_names_the_packages(tmp_path, tiny_model_path, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tf2onnx" else real(name, *a))
+    args = ["export", "--model", str(tiny_model_path), "--format", "onnx", "--out", str(tmp_path / "m.onnx")]
+    assert main(args) == 2
+    assert "pip install tf2onnx==1.17.0 onnx==1.23.2" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from core.config import model_config
-from core.fold import fold_batch_norm
-from core.model import build_unet
-from core.model_io import load_model, save_for_inference
+from core.model.fold import fold_batch_norm
+from core.model.model_io import load_model, save_for_inference
+from core.model.unet import build_unet
 
 
 def trained_looking(overrides: dict) -> keras.Model:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.imaging import ImageError, Photo
+from core.data.imaging import ImageError, Photo
 from tests.helpers import encode, synthetic_pet
 
 EXAMPLES = int(os.environ.get("PETSEG_FUZZ_EXAMPLES", "10000"))

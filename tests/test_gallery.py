@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import gallery
-from core.data import Pair
-from core.evaluate import ImageResult
+from core.data.dataset import Pair
+from core.evaluation import gallery
+from core.evaluation.evaluate import ImageResult
 from dashboard.paging import page_count, page_of
 
 

@@ -1,4 +1,4 @@
-from core.history import best_epoch, overfitting_onset, read_history, write_history
+from core.training.history import best_epoch, overfitting_onset, read_history, write_history
 
 
 def rows_from(val_losses):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.imaging import ImageError, Photo, TrimapError, load_trimap, resize_mask
-from core.render import colourise, overlay, trimap_png
+from core.data.imaging import ImageError, Photo, TrimapError, load_trimap, resize_mask
+from core.inference.render import colourise, overlay, trimap_png
 from tests.helpers import bomb_png, jpeg_bytes, png_bytes
 
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from core.labels import CLASS_COLOURS, CLASS_NAMES, NUM_CLASSES, Class, TrimapValue, to_class_index, to_trimap
+from core.data.labels import CLASS_COLOURS, CLASS_NAMES, NUM_CLASSES, Class, TrimapValue, to_class_index, to_trimap
 
 
 def test_each_class_has_its_trimap_value_name_and_colour():

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from core.losses import DiceLoss, FocalDiceLoss, FocalLoss, dice_loss, focal_dice_loss, focal_loss, soft_dice
-from core.metrics import (
+from core.model.losses import DiceLoss, FocalDiceLoss, FocalLoss, dice_loss, focal_dice_loss, focal_loss, soft_dice
+from core.model.metrics import (
     ConfusionScore,
     SoftDice,
     confusion_matrix,
@@ -97,7 +97,7 @@ def test_batch_image_scores_equal_one_by_one():
     rng = np.random.default_rng(0)
     truth = rng.integers(0, 3, (4, 8, 8)).astype(np.uint8)
     probs = rng.dirichlet([1, 1, 1], (4, 8, 8)).astype(np.float32)
-    from core.metrics import batch_image_scores
+    from core.model.metrics import batch_image_scores
 
     confusion, scores = batch_image_scores(truth, probs)
     for index in range(4):

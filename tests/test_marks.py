@@ -11,9 +11,9 @@ from PIL import Image
 from scipy import ndimage
 
 from core.cli import main
-from core.imaging import Photo
-from core.marks import Mark, MarksError, marks_json, parse_marks, rasterize, read_marks_file
-from core.predict import Segmentation
+from core.data.imaging import Photo
+from core.inference.marks import Mark, MarksError, marks_json, parse_marks, rasterize, read_marks_file
+from core.inference.predict import Segmentation
 from tests.test_matte import disc_photo, disc_probabilities
 
 SQUARE = ((4.0, 4.0), (24.0, 4.0), (24.0, 24.0), (4.0, 24.0))  # in the disc photo's background

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import render
 from core.cli import main
-from core.matte import REFINE_LEVELS, compute_matte
-from core.render import Background, BackgroundError, crop_box
+from core.inference import render
+from core.inference.matte import REFINE_LEVELS, compute_matte
+from core.inference.render import Background, BackgroundError, crop_box
 from tests.helpers import encode
 
 SIDE = 64
@@ -75,7 +75,7 @@ def test_a_pet_touching_the_photos_edge_keeps_its_edge_pixels(refine):
 
 
 def test_exif_rotated_photo_gets_its_matte_in_displayed_orientation(tmp_path, tiny_model_path):
-    from core.predict import Segmenter
+    from core.inference.predict import Segmenter
 
     photo = disc_photo((180, 120))
     exif = photo.getexif()
@@ -163,10 +163,10 @@ def test_matting_falls_back_to_fast_when_nothing_is_sure_background():
 
 
 def test_crop_to_pet_crops_the_cut_out_and_the_alpha_matte_alike():
-    from core.imaging import Photo
-    from core.outputs import output_files
-    from core.predict import Segmentation
-    from core.render import CutoutOptions
+    from core.data.imaging import Photo
+    from core.inference.outputs import output_files
+    from core.inference.predict import Segmentation
+    from core.inference.render import CutoutOptions
 
     photo = disc_photo()  # 180x120
     yy, xx = np.mgrid[0:32, 0:32]
@@ -181,7 +181,7 @@ def test_crop_to_pet_crops_the_cut_out_and_the_alpha_matte_alike():
 
 
 def test_side_by_side_makes_one_row_picture():
-    from core.render import side_by_side
+    from core.inference.render import side_by_side
 
     row = side_by_side([Image.new("RGB", (40, 30), (255, 0, 0)), Image.new("L", (20, 30), 0)], gap=4)
     assert row.size == (64, 30) and row.getpixel((0, 0)) == (255, 0, 0) and row.getpixel((42, 5)) == (255, 255, 255)

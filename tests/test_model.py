@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from core.config import PRESETS, ModelConfig, model_config
-from core.model import build_unet
+from core.model.unet import build_unet
 
 
 def test_reference_preset_matches_the_report():
@@ -27,9 +27,9 @@ def test_output_is_a_softmax_over_three_classes(overrides):
 
 
 def test_saved_model_reloads_without_custom_objects(tmp_path):
-    import core.losses  # noqa: F401
+    import core.model.losses  # noqa: F401
     from core.config import TrainConfig
-    from core.train import compile_model
+    from core.training.train import compile_model
 
     model = build_unet(model_config("tiny"))
     compile_model(model, TrainConfig(preset="tiny", epochs=1), steps_per_epoch=1)
@@ -54,13 +54,14 @@ PARAMETERS = {
     "large": 4_430_043,
     "fast": 308_531,
     "effnet-lite0": 4_150_995,  # 2.96 M of them the ImageNet encoder (issue 21)
+    "effnet-lite2": 5_621_475,  # issue 28: 4.41 M of them the larger Lite2 encoder
     "tiny": 7_787,
 }
 
 
 def test_every_preset_has_its_documented_parameter_count():
     from core.config import PRESETS, model_config
-    from core.model import build_unet
+    from core.model.unet import build_unet
 
     assert set(PRESETS) == set(PARAMETERS)  # a new preset gets its count here
     counts = {name: build_unet(model_config(name)).count_params() for name in PRESETS}

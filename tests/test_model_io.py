@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from core.model_io import (
+from core.model.model_io import (
     RUN_RECORD,
     load_model,
     read_run_record,

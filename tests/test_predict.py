@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import render
 from core.cli import main
-from core.imaging import ImageError
-from core.model_io import ModelFileError, load_model
-from core.predict import Segmenter, drop_stray_pet_regions, probabilities_to_trimap
-from core.views import grid_size
+from core.data.imaging import ImageError
+from core.inference import render
+from core.inference.predict import Segmenter, drop_stray_pet_regions, probabilities_to_trimap
+from core.inference.views import grid_size
+from core.model.model_io import ModelFileError, load_model
 from tests.helpers import assert_trimap, jpeg_bytes, synthetic_pet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,10 +188,10 @@ def test_found_pet_tells_a_pet_from_a_gradient():
 def test_a_photo_without_a_pet_exports_no_pet_anywhere():
     """Faint pet blobs (the model nowhere sure, as on a landscape) give what the page says, "no
     pet": an all-background mask, pet share 0, a fully transparent cut-out and an all-black matte."""
-    from core.imaging import Photo
-    from core.outputs import output_files
-    from core.predict import Segmentation
-    from core.render import CutoutOptions
+    from core.data.imaging import Photo
+    from core.inference.outputs import output_files
+    from core.inference.predict import Segmentation
+    from core.inference.render import CutoutOptions
 
     probabilities = np.zeros((32, 32, 3), np.float32)
     probabilities[..., 1] = 1.0

@@ -17,12 +17,12 @@ from PIL import Image
 
 from core.cli import main
 from core.config import TrainConfig, model_config
-from core.fold import fold_batch_norm
-from core.model import build_unet
-from core.pretrained import weights as pretrained_weights
-from core.pretrained.efficientnet_lite import VARIANTS
-from core.pretrained.torch_legacy import LEGACY_MAGIC, LEGACY_PROTOCOL, CheckpointFormatError, read_state_dict
-from core.pretrained.weights import PretrainedWeightsError, load_imagenet_weights, to_keras, weights_path
+from core.model.fold import fold_batch_norm
+from core.model.pretrained import weights as pretrained_weights
+from core.model.pretrained.efficientnet_lite import VARIANTS
+from core.model.pretrained.torch_legacy import LEGACY_MAGIC, LEGACY_PROTOCOL, CheckpointFormatError, read_state_dict
+from core.model.pretrained.weights import PretrainedWeightsError, load_imagenet_weights, to_keras, weights_path
+from core.model.unet import build_unet
 from tests.helpers import tiny_train_args
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "pets" / "images"
@@ -169,7 +169,7 @@ CLASSIFIER_FLOORS = {"efficientnet-lite0": (99, 20, 13, 0.6, 8), "efficientnet-l
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CLASSIFIER_FLOORS))
 def test_converted_classifier_names_the_breeds_of_bundled_photos(name):
-    from core.pretrained.efficientnet_lite import efficientnet_lite_classifier
+    from core.model.pretrained.efficientnet_lite import efficientnet_lite_classifier
 
     layers_loaded, top5, top1, mean_probability, cats_named = CLASSIFIER_FLOORS[name]
     classifier = efficientnet_lite_classifier(VARIANTS[name], 128)
@@ -218,7 +218,7 @@ def encoder_and_decoder_kernels(model: keras.Model) -> tuple[np.ndarray, np.ndar
 
 
 def test_the_encoder_stays_frozen_for_its_epochs_then_learns_at_its_scale():
-    from core.train import compile_model
+    from core.training.train import compile_model
 
     model = effnet()
     load_imagenet_weights(model)
@@ -273,7 +273,7 @@ def effnet_run(tmp_path_factory, tiny_dataset) -> Path:
 
 @pytest.mark.slow
 def test_training_starts_from_imagenet_and_resumes_on_the_same_recipe(effnet_run, tiny_dataset, capsys):
-    from core.model_io import load_model
+    from core.model.model_io import load_model
 
     trained = load_model(effnet_run / "model.keras")
     imagenet = read_state_dict(weights_path())["_blocks.3._depthwise_conv.weight"].transpose(2, 3, 0, 1)
@@ -292,8 +292,8 @@ def test_training_starts_from_imagenet_and_resumes_on_the_same_recipe(effnet_run
 def test_a_shipped_effnet_model_predicts_with_tta_and_exports(effnet_run, tmp_path):
     import tensorflow as tf
 
-    from core.model_io import load_model, save_for_shipping
-    from core.predict import Segmenter
+    from core.inference.predict import Segmenter
+    from core.model.model_io import load_model, save_for_shipping
     from tests.helpers import synthetic_pet
 
     shipped = tmp_path / "effnet.keras"

@@ -5,10 +5,10 @@ import shutil
 import numpy as np
 import pytest
 
-from core import data
-from core.evaluate import score_images
-from core.predict import Segmenter
-from core.score_cache import cached_score_images
+from core.data import dataset as data
+from core.evaluation.evaluate import score_images
+from core.evaluation.score_cache import cached_score_images
+from core.inference.predict import Segmenter
 
 
 class CountingSegmenter(Segmenter):

@@ -9,7 +9,7 @@ CONFIG = Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml"
 def test_config_keeps_xsrf_on_and_limits_uploads():
     config = tomllib.loads(CONFIG.read_text())
     assert config["server"]["enableXsrfProtection"] is True
-    from core.imaging import MAX_FILE_BYTES
+    from core.data.imaging import MAX_FILE_BYTES
 
     assert config["server"]["maxUploadSize"] == MAX_FILE_BYTES // 2**20  # the server and the decoder agree
     assert config["browser"]["gatherUsageStats"] is False

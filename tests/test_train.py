@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from core.cli import main
-from core.history import best_epoch, lineage_history, read_history, write_history
-from core.model_io import load_model
+from core.model.model_io import load_model
+from core.training.history import best_epoch, lineage_history, read_history, write_history
 from tests.helpers import tiny_train_args, write_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -233,8 +233,8 @@ def test_a_fine_tuned_runs_lineage_continues_its_parents_history_to_the_best_epo
 
 def test_keep_last_ships_the_final_epochs_weights(tmp_path, tiny_dataset, capsys):
     from core.config import TrainConfig
-    from core.model import build_unet
-    from core.train import compile_model
+    from core.model.unet import build_unet
+    from core.training.train import compile_model
 
     args = tiny_train_args(tiny_dataset, tmp_path, epochs=3, batch_size=4)
     assert main([*args, "--keep", "last"]) == 0
@@ -291,7 +291,7 @@ def test_with_no_readable_resume_state_the_run_starts_over_and_says_so(tmp_path,
 
 
 def test_a_run_from_the_keras_backup_layout_still_resumes(tmp_path, tiny_dataset, capsys):
-    """Runs checkpointed by Keras's BackupAndRestore (before core.checkpoint) resume, then move over."""
+    """Runs checkpointed by Keras's BackupAndRestore (before core.training.checkpoint) resume, then move over."""
     assert main(_train_args(tiny_dataset, tmp_path, 2)) == 0
     backup = tmp_path / "backup"
     (backup / "epoch-0002.weights.h5").rename(backup / "latest.weights.h5")
@@ -397,7 +397,7 @@ def test_train_config_refuses_values_outside_its_literals(field, value, message)
 
 def test_a_copy_of_the_resumable_state_resumes_elsewhere(tmp_path, trained_tiny_run, tiny_dataset, capsys):
     """A run copied to another folder (another machine) resumes there after its last epoch."""
-    from core.checkpoint import RunCopyError, copy_resumable
+    from core.training.checkpoint import RunCopyError, copy_resumable
 
     with pytest.raises(RunCopyError, match="holds no resume state; pass a training run folder"):
         copy_resumable(tmp_path, tmp_path / "nothing")
@@ -421,7 +421,7 @@ def test_a_copy_made_while_an_epoch_is_committed_is_made_again(tmp_path, monkeyp
     """The run commits epoch 3 while epoch 2 is being copied: the copy starts over and holds epoch 3."""
     import shutil
 
-    from core import checkpoint
+    from core.training import checkpoint
 
     run = tmp_path / "run"
     (run / "backup").mkdir(parents=True)

@@ -5,9 +5,9 @@ import pytest
 from PIL import Image
 
 from core.config import WHOLE_PHOTO_ONLY, ViewConfig
-from core.imaging import Photo, resize_for_model
-from core.predict import Segmenter
-from core.views import crop_offsets, grid_size, merge_views, view_inputs
+from core.data.imaging import Photo, resize_for_model
+from core.inference.predict import Segmenter
+from core.inference.views import crop_offsets, grid_size, merge_views, view_inputs
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "pets" / "images"
 

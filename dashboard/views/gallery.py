@@ -8,12 +8,12 @@ import streamlit as st
 import streamlit.components.v1 as components
 from PIL import Image
 
-from core import gallery
-from core.catalog import ModelEntry
-from core.compare import Comparison, compare, disagreement_image, pet_disagreement
-from core.evaluate import ImageResult, pooled_confusion
-from core.labels import to_trimap
-from core.render import colourise, overlay
+from core.data.labels import to_trimap
+from core.evaluation import gallery
+from core.evaluation.compare import Comparison, compare, disagreement_image, pet_disagreement
+from core.evaluation.evaluate import ImageResult, pooled_confusion
+from core.inference.render import colourise, overlay
+from core.serving.catalog import ModelEntry
 from dashboard import state
 from dashboard.charts import confusion_figure
 from dashboard.legend import show_legend
@@ -27,7 +27,7 @@ SCORE_HELP = {
     "pixel_accuracy": "Share of pixels whose class is right.",
 }
 SCORE_LABELS = {"dice": "Dice", "mean_iou": "Mean IoU", "pet_iou": "Pet IoU", "pixel_accuracy": "Pixel accuracy"}
-# The sort control's choices: (field of `core.gallery.SORT_FIELDS`, descending).
+# The sort control's choices: (field of `core.evaluation.gallery.SORT_FIELDS`, descending).
 SORT_ORDERS = {
     "Worst Dice first": ("dice", False),
     "Best Dice first": ("dice", True),

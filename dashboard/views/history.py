@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core.history import (
+from core.training.history import (
     best_epoch,
     history_path,
     is_history_file,

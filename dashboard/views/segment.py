@@ -6,11 +6,8 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from core import render
-from core.catalog import ModelEntry
-from core.compare import disagreement_image, pet_disagreement
-from core.data import Pair
-from core.imaging import (
+from core.data.dataset import Pair
+from core.data.imaging import (
     MAX_FILE_BYTES,
     MAX_PIXELS,
     ImageError,
@@ -18,14 +15,17 @@ from core.imaging import (
     load_trimap,
     resize_mask,
 )
-from core.labels import to_class_index
-from core.marks import Mark
-from core.matte import Matte
-from core.metrics import image_scores
-from core.outputs import output_makers, output_stems, zip_outputs
-from core.predict import Segmentation
-from core.render import Background, CutoutOptions, colourise, overlay, preview
-from core.sample import sample_pairs
+from core.data.labels import to_class_index
+from core.data.sample import sample_pairs
+from core.evaluation.compare import disagreement_image, pet_disagreement
+from core.inference import render
+from core.inference.marks import Mark
+from core.inference.matte import Matte
+from core.inference.outputs import output_makers, output_stems, zip_outputs
+from core.inference.predict import Segmentation
+from core.inference.render import Background, CutoutOptions, colourise, overlay, preview
+from core.model.metrics import image_scores
+from core.serving.catalog import ModelEntry
 from dashboard import state, touchup
 from dashboard.legend import show_legend
 
@@ -311,7 +311,7 @@ def show_views(result: Segmentation, data: bytes, name: str, display: Display, i
 def show_ground_truth(pair: Pair, result: Segmentation) -> None:
     """A bundled validation example: its annotation and the prediction's scores against it."""
     truth = load_trimap(pair.trimap)
-    height, width = result.probabilities.shape[:2]  # the model's grid (`core.views`)
+    height, width = result.probabilities.shape[:2]  # the model's grid (`core.inference.views`)
     scores = image_scores(to_class_index(resize_mask(truth, (width, height))), result.probabilities)
     columns = st.columns([1, 2])
     columns[0].image(

@@ -58,7 +58,7 @@ def test_simultaneous_sessions_each_get_their_own_mask(streamlit_server, e2e_mod
         pytest.skip("Debian's chromium is not installed")
     from playwright.async_api import async_playwright
 
-    from core.predict import Segmenter
+    from core.inference.predict import Segmenter
 
     url, process = streamlit_server
     photos = []

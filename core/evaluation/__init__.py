@@ -1,0 +1,1 @@
+"""The evaluation stage: scores on a split, the validation gallery and its score cache, model comparison."""

@@ -1,0 +1,84 @@
+"""int8 models: NNCF post-training quantization of a model's OpenVINO IR, calibrated on training images.
+
+`python -m core quantize --model models/petseg.keras --data-dir DATA` writes `models/petseg.int8/`
+(model.xml, model.bin, manifest.json) beside the model. The manifest names the SHA-256 of the
+`.keras` file it was made from: `core.inference.runtime` uses the int8 model only for that exact
+file (a retrained or replaced model falls back to float32 and says so). Calibration uses the first
+training pairs of the reference split, never a validation pair. Only this step needs NNCF and the
+dataset; running the int8 model needs OpenVINO alone. A model ships its int8 folder only where
+`bench/runtime.py --quality` measured that it keeps the masks (bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from core.config import RuntimeConfig
+from core.errors import PetSegError
+from core.files import write_json
+from core.inference.runtime import CACHE_FORMAT, IR_FILES, MANIFEST, file_sha256, int8_folder, load_openvino
+
+CALIBRATION_PAIRS = 300
+NNCF_INSTALL = "pip install -r requirements-train.txt"
+
+
+def calibration_images(data_dir: Path, size: int, count: int = CALIBRATION_PAIRS) -> np.ndarray:
+    """The first `count` training pairs of the reference split at the model's input size, float32."""
+    from core.data import dataset
+
+    pairs, _ = dataset.find_pairs(data_dir)
+    train, _ = dataset.reference_split(pairs)
+    arrays, _ = dataset.load_arrays(train[:count], size)
+    if not len(arrays):
+        raise dataset.DatasetError(f"no usable training pair in {data_dir} to calibrate the int8 model on")
+    return arrays.images.astype(np.float32)
+
+
+def quantize(model_path: Path, data_dir: Path, out: Path | None = None, count: int = CALIBRATION_PAIRS) -> Path:
+    """Quantize `model_path` to int8 (weights and activations; NNCF's default performance preset,
+    min-max statistics and fast bias correction on `count` training images) into `out`, atomically."""
+    if importlib.util.find_spec("nncf") is None:
+        raise PetSegError(f"making an int8 model needs NNCF, which is not installed; run `{NNCF_INSTALL}`")
+    import nncf
+    import openvino as ov
+
+    model_path = Path(model_path)
+    f32 = load_openvino(model_path, RuntimeConfig("openvino", precision="f32"))
+    images = calibration_images(data_dir, f32.input_size, count)
+    core = ov.Core()
+    quantized = nncf.quantize(
+        core.read_model(str(f32.source)), nncf.Dataset([image[None] for image in images]), subset_size=len(images)
+    )
+    out = Path(out) if out else int8_folder(model_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    work.chmod(0o755)  # as the f32 cache entries (runtime.convert_to_openvino)
+    try:
+        ov.save_model(quantized, str(work / "model.xml"), compress_to_fp16=False)
+        write_json(
+            work / MANIFEST,
+            {
+                "format": CACHE_FORMAT,
+                "precision": "int8",
+                "source": model_path.name,
+                "source_sha256": file_sha256(model_path),
+                "calibration": f"first {len(images)} training pairs of the reference split ({Path(data_dir).name})",
+                "openvino": ov.__version__,
+                "nncf": nncf.__version__,
+                "input_size": f32.input_size,
+                "model_name": f32.model_name,
+                "parameters": f32.parameters,
+                "files": {name: file_sha256(work / name) for name in IR_FILES},
+            },
+        )
+        shutil.rmtree(out, ignore_errors=True)
+        os.replace(work, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return out

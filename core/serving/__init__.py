@@ -1,0 +1,1 @@
+"""The serving stage: the HTTP API and the catalog of shipped models."""

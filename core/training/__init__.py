@@ -1,0 +1,1 @@
+"""The training stage: resumable runs, checkpoints, distribution, distillation, the optimizer, history files."""

@@ -35,7 +35,8 @@ def guarded(tmp_path_factory):
 
 
 def test_health_and_the_models_with_their_scores(server):
-    assert server.request("GET", "/healthz").json() == {"status": "ok", "model": "petseg"}
+    health = server.request("GET", "/healthz").json()
+    assert health == {"status": "ok", "model": "petseg", "runtime": "openvino", "precision": "int8"}
     models = {entry["name"]: entry for entry in server.request("GET", "/v1/models").json()}
     for name, entry in models.items():
         metrics = json.loads((ROOT / "models" / f"{name}.metrics.json").read_text())

@@ -40,8 +40,8 @@ from core.inference.render import Background, CutoutOptions
 EXIT_ERROR = 2
 TTA_HELP = "average with the prediction of the mirrored photo: better masks, twice the compute"
 RUNTIME_HELP = (
-    "what runs the network: auto (OpenVINO where installed, about 1.5-2x faster here; converted from the "
-    ".keras file on first use and cached beside it), openvino, or keras (TensorFlow, the reference path)"
+    "what runs the network: auto (OpenVINO where installed, converted from the .keras file on first use "
+    "and cached by its hash in ~/.cache/petseg), openvino, or keras (TensorFlow, the reference path)"
 )
 
 

@@ -215,10 +215,12 @@ class RuntimeConfig:
     """What runs the network (`core.inference.runtime`)."""
 
     runtime: Runtime = "auto"
-    """`auto`: OpenVINO where it is installed (about 2x Keras here, bench/RESULTS.md), else Keras;
-    `keras`: the reference path (TensorFlow), always available."""
+    """`auto`: OpenVINO where it is installed, else Keras; `keras`: the reference path (TensorFlow),
+    always available. OpenVINO's gain here is its int8 (2.5-3.3x Keras; f32 runs at about Keras's
+    speed on this AVX-512 CPU, bench/RESULTS.md)."""
     cache_dir: Path | None = None
-    """Where converted OpenVINO models are kept; by default `.cache/` in the model file's folder."""
+    """Where converted OpenVINO models are kept, by content hash; by default `$PETSEG_CACHE_DIR`,
+    else `~/.cache/petseg` (one cache for every copy of a model file)."""
     precision: Precision = "auto"
     """OpenVINO only. `auto`: the int8 model beside the `.keras` file where one was made from this
     exact file (`python -m core quantize`; shipped only where it keeps the masks), else f32. `f32`

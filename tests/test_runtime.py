@@ -22,8 +22,9 @@ pytest.importorskip("openvino")
 
 
 @pytest.fixture
-def model_copy(tmp_path, tiny_model_path) -> Path:
-    """The tiny model in a folder of its own, so that its cache is the test's."""
+def model_copy(tmp_path, tiny_model_path, monkeypatch) -> Path:
+    """The tiny model in a folder of its own, with a cache of the test's own."""
+    monkeypatch.setenv("PETSEG_CACHE_DIR", str(tmp_path / "cache"))
     path = tmp_path / "models" / "tiny.keras"
     path.parent.mkdir()
     shutil.copy(tiny_model_path, path)
@@ -31,7 +32,7 @@ def model_copy(tmp_path, tiny_model_path) -> Path:
 
 
 def entries(model_path: Path) -> list[Path]:
-    return sorted((model_path.parent / ".cache" / "openvino").glob(f"{model_path.stem}-*"))
+    return sorted((model_path.parent.parent / "cache" / "openvino").glob(f"{model_path.stem}-*"))
 
 
 def batch(size: int = 32, count: int = 4) -> np.ndarray:
@@ -61,17 +62,32 @@ def test_the_converted_model_is_cached_by_content_and_a_changed_model_replaces_i
     Segmenter(model_copy, runtime="openvino")
     (first,) = entries(model_copy)
     assert sorted(p.name for p in first.iterdir()) == ["manifest.json", "model.bin", "model.xml"]
-    monkeypatch.setattr(runtime, "convert_to_openvino", lambda *a: pytest.fail("converted again"))
-    Segmenter(model_copy, runtime="openvino")  # the cache serves it
-    monkeypatch.undo()
+    with monkeypatch.context() as patched:
+        patched.setattr(runtime, "convert_to_openvino", lambda *a: pytest.fail("converted again"))
+        Segmenter(model_copy, runtime="openvino")  # the cache serves it
 
     from core.config import model_config
     from core.model.unet import build_unet
 
     build_unet(model_config("tiny", base_filters=4), name="petseg_tiny").save(model_copy)  # a new model, same name
     changed = Segmenter(model_copy, runtime="openvino")
-    (second,) = entries(model_copy)  # the stale entry is gone
-    assert second != first and changed.network.parameters == Segmenter(model_copy, runtime="keras").network.parameters
+    assert len(entries(model_copy)) == 2 and first in entries(model_copy)  # the old content keeps its entry
+    assert changed.network.parameters == Segmenter(model_copy, runtime="keras").network.parameters
+    assert changed.network.source.parent != first
+
+
+def test_the_cache_keeps_the_most_recently_used_entries(model_copy, monkeypatch):
+    monkeypatch.setattr(runtime, "CACHE_ENTRIES", 1)
+    monkeypatch.setattr(runtime._remove_least_recently_used, "__defaults__", (1,))
+    copy = model_copy.with_name("other.keras")
+    from core.config import model_config
+    from core.model.unet import build_unet
+
+    build_unet(model_config("tiny", base_filters=4), name="petseg_tiny").save(copy)
+    Segmenter(model_copy, runtime="openvino")
+    Segmenter(copy, runtime="openvino")
+    folder = model_copy.parent.parent / "cache" / "openvino"
+    assert [entry.name.split("-")[0] for entry in folder.iterdir()] == ["other"]
 
 
 @pytest.mark.parametrize(
@@ -96,14 +112,15 @@ def test_a_damaged_cache_entry_is_rebuilt_not_used(model_copy, damage):
     assert json.loads((entry / "manifest.json").read_text())["format"] == runtime.CACHE_FORMAT
 
 
-def test_a_missing_or_damaged_model_file_says_so_on_openvino(tmp_path):
+def test_a_missing_or_damaged_model_file_says_so_on_openvino(tmp_path, monkeypatch):
+    monkeypatch.setenv("PETSEG_CACHE_DIR", str(tmp_path / "cache"))
     with pytest.raises(ModelFileError, match="not found"):
         Segmenter(tmp_path / "none.keras", runtime="openvino")
     broken = tmp_path / "broken.keras"
     broken.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(ModelFileError, match="not a Keras model file|damaged"):
         Segmenter(broken, runtime="openvino")
-    assert not (tmp_path / ".cache" / "openvino").exists() or not any((tmp_path / ".cache" / "openvino").iterdir())
+    assert not list((tmp_path / "cache").glob("openvino/*"))
 
 
 def test_without_openvino_auto_falls_back_to_keras_and_openvino_names_the_fix(model_copy, monkeypatch):

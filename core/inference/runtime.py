@@ -2,10 +2,11 @@
 
 The `.keras` file is the single source of truth. For OpenVINO it is exported as a SavedModel,
 converted (`openvino.convert_model`, batch made dynamic) and cached as IR (`model.xml`/`.bin`) in
-`<model's folder>/.cache/openvino/<stem>-<hash>/`, keyed by the SHA-256 of the model file: a changed
-model gets a new entry (older entries of the same stem are removed), and an entry is written under a
-temporary name and renamed into place whole. Its manifest records the hashes of the IR files; an
-entry that does not match them, or that OpenVINO cannot read, is rebuilt, never used.
+`<cache>/openvino/<stem>-<hash>/` (`RuntimeConfig.cache_dir`, else `$PETSEG_CACHE_DIR`, else
+`~/.cache/petseg`), keyed by the SHA-256 of the model file: a changed model gets a new entry, copies
+of one file share theirs, the least recently used entries beyond `CACHE_ENTRIES` are removed, and
+an entry is written under a temporary name and renamed into place whole. Its manifest records the
+hashes of the IR files; an entry that does not match them is rebuilt, never used.
 
 Both runtimes answer the same in f32 (largest difference about 1e-7 on the shipped models): see
 `bench/runtime.py` for the speed and `tests/test_runtime.py` for the masks. An int8 model
@@ -142,10 +143,19 @@ class OpenVinoNetwork:
         return mirrored_mean(self._call, images) if tta else self._call(images)
 
 
+CACHE_ENTRIES = 16
+"""Converted models kept; the least recently used beyond this are removed."""
+
+
+def cache_root(config: RuntimeConfig) -> Path:
+    if config.cache_dir:
+        return Path(config.cache_dir)
+    return Path(os.environ.get("PETSEG_CACHE_DIR") or Path.home() / ".cache" / "petseg")
+
+
 def cache_entry(model_path: Path, config: RuntimeConfig) -> Path:
     """The folder holding (or to hold) the converted model of `model_path`'s current content."""
-    root = config.cache_dir or model_path.resolve().parent / ".cache"
-    return root / "openvino" / f"{model_path.stem}-{file_sha256(model_path)[:16]}"
+    return cache_root(config) / "openvino" / f"{model_path.stem}-{file_sha256(model_path)[:16]}"
 
 
 def int8_folder(model_path: Path) -> Path:
@@ -209,11 +219,15 @@ def convert_to_openvino(model, entry: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _remove_stale_entries(entry: Path, stem: str) -> None:
-    """Other entries of the same model name: made from an earlier content of the file."""
-    for other in entry.parent.glob(f"{stem}-*"):
-        if other != entry and other.is_dir() and len(other.name) == len(entry.name):
-            shutil.rmtree(other, ignore_errors=True)
+def _remove_least_recently_used(folder: Path, keep: int = CACHE_ENTRIES) -> None:
+    """Entries (each touched when used) beyond the `keep` most recently used; temporaries are left."""
+    entries = sorted(
+        (entry for entry in folder.iterdir() if entry.is_dir() and not entry.name.startswith(".")),
+        key=lambda entry: entry.stat().st_mtime,
+        reverse=True,
+    )
+    for entry in entries[keep:]:
+        shutil.rmtree(entry, ignore_errors=True)
 
 
 _conversion_lock = threading.Lock()
@@ -232,7 +246,8 @@ def load_openvino(model_path: Path, config: RuntimeConfig) -> OpenVinoNetwork:
             entry = cache_entry(model_path, config)
             if not _entry_is_sound(entry):
                 convert_to_openvino(load_model(model_path), entry)  # a damaged file raises its own error here
-                _remove_stale_entries(entry, model_path.stem)
+            os.utime(entry)  # most recently used
+            _remove_least_recently_used(entry.parent)
     return compile_ir(entry, config)
 
 

@@ -416,7 +416,6 @@ def run_predict(args: argparse.Namespace) -> int:
     shard = Shard.parse(args.shard)
     views = view_config(args.whole_photo_only)
     segmenter = Segmenter(args.model, tta=args.tta, views=views, runtime=runtime_config(args))
-    print(f"model {args.model} on {segmenter.runtime} ({segmenter.network.precision})", file=sys.stderr)
     summary = predict_tree(
         segmenter,
         args.paths,
@@ -432,7 +431,8 @@ def run_predict(args: argparse.Namespace) -> int:
     )
     print(
         f"{summary.written} segmented, {summary.skipped_existing} already done (skipped; --overwrite redoes them), "
-        f"{len(summary.failed)} failed; {summary.images_per_second:.1f} images/s; outputs in {args.out}"
+        f"{len(summary.failed)} failed; {summary.images_per_second:.1f} images/s on {segmenter.runtime} "
+        f"({segmenter.network.precision}); outputs in {args.out}"
     )
     if summary.failed:
         print("failed files:\n  " + "\n  ".join(summary.failed), file=sys.stderr)

@@ -33,11 +33,11 @@ def test_savedmodel_signatures_agree_with_keras(tmp_path, trained_tiny_run, phot
     model_path = trained_tiny_run / "model.keras"
     assert main(["export", "--model", str(model_path), "--format", "savedmodel", "--out", str(tmp_path / "sm")]) == 0
     loaded = tf.saved_model.load(str(tmp_path / "sm"))
-    expected, batch = keras_masks(Segmenter(model_path), photos)
+    expected, batch = keras_masks(Segmenter(model_path, runtime="keras"), photos)
     served = loaded.signatures["serving_default"](images=tf.constant(batch))
     assert served["trimap"].dtype == tf.uint8
     assert (served["trimap"].numpy() == expected).mean() >= 0.995
-    tta = Segmenter(model_path, tta=True).predict_arrays(batch)
+    tta = Segmenter(model_path, tta=True, runtime="keras").predict_arrays(batch)
     served_tta = loaded.signatures["serving_tta"](images=tf.constant(batch))
     assert np.allclose(served_tta["probabilities"].numpy(), tta, atol=1e-5)
     photo_bytes = tmp_path / "photo.png"
@@ -61,7 +61,7 @@ def test_savedmodel_from_bytes_matches_the_segmenter_on_a_real_photo(tmp_path, n
     signature = tf.saved_model.load(str(tmp_path / "sm")).signatures["from_bytes"]
     photo = (SAMPLE_PHOTOS / name).read_bytes()
     from_bytes = signature(image_bytes=tf.constant(photo))["trimap"].numpy()
-    direct = Segmenter(SHIPPED_MODEL, views=WHOLE_PHOTO_ONLY).segment(photo).trimap
+    direct = Segmenter(SHIPPED_MODEL, views=WHOLE_PHOTO_ONLY, runtime="keras").segment(photo).trimap  # the .keras file
     assert from_bytes.shape == direct.shape == Image.open(SAMPLE_PHOTOS / name).size[::-1]
     assert (from_bytes == direct).mean() >= agreement
 
@@ -81,7 +81,7 @@ def test_tflite_agrees_with_keras(tmp_path, trained_tiny_run, photos, quantize, 
     interpreter = Interpreter(model_path=str(out))
     interpreter.allocate_tensors()
     (source,), (target,) = interpreter.get_input_details(), interpreter.get_output_details()
-    expected, batch = keras_masks(Segmenter(model_path), photos)
+    expected, batch = keras_masks(Segmenter(model_path, runtime="keras"), photos)
     masks = []
     for image in batch:
         interpreter.set_tensor(source["index"], image[None])
@@ -98,7 +98,7 @@ def test_openvino_and_onnx_exports_answer_as_keras_does(tmp_path, trained_tiny_r
     import openvino as ov
 
     model_path = trained_tiny_run / "model.keras"
-    _, batch = keras_masks(Segmenter(model_path), photos)
+    _, batch = keras_masks(Segmenter(model_path, runtime="keras"), photos)
     expected = Segmenter(model_path, runtime="keras").predict_arrays(batch)
     outputs = {"openvino": tmp_path / "ir", "onnx": tmp_path / "model.onnx"}
     for name, out in outputs.items():

@@ -139,7 +139,7 @@ def test_predict_writes_the_same_mask_on_both_runtimes(tmp_path, model_copy, cap
         out = tmp_path / name
         args = ["predict", str(tmp_path / "pet.jpg"), "--model", str(model_copy), "--out", str(out)]
         assert main([*args, "--runtime", name, "--format", "mask"]) == 0
-        assert f"on {name}" in capsys.readouterr().err
+        assert f"images/s on {name} (f32)" in capsys.readouterr().out
         masks[name] = np.asarray(Image.open(out / "pet_mask.png"))
     np.testing.assert_array_equal(masks["keras"], masks["openvino"])
 

@@ -29,6 +29,7 @@ from core.errors import PetSegError
 from core.inference.outputs import output_makers, output_stems
 from core.inference.render import Background, BackgroundError, CutoutOptions
 from core.serving.api.batching import Overloaded
+from core.serving.api.docs import install_docs
 from core.serving.api.limits import BodyLimit, BodyTooLarge, PhotoSlots
 from core.serving.api.models import ModelPool, UnknownModel
 
@@ -189,7 +190,10 @@ def create_app(config: ServeConfig) -> FastAPI:
         summary="Cat and dog segmentation: masks and cut-outs at the photo's own size.",
         version="1",
         lifespan=lifespan,
+        docs_url=None,  # install_docs serves /docs from installed files (offline)
+        redoc_url=None,
     )
+    install_docs(app)
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     install_error_handlers(app, config)
     authorised = [Depends(api_key_check(config.api_key))]

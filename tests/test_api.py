@@ -232,3 +232,37 @@ def test_a_slow_client_holds_no_photo_slot(guarded):
         )
         time.sleep(0.5)
         assert guarded.post_photo(photo, "?format=mask", key).status == 200
+
+
+def test_the_readme_python_example_retries_a_full_server_until_every_photo_is_answered(guarded, tmp_path, monkeypatch):
+    """The README's example, as printed (only the address, key and photo put in), run by 8 clients at
+    once against a server that holds one photo at a time: the 503s are retried, nothing is lost."""
+    import re
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    readme = (ROOT / "README.md").read_text()
+    (example,) = [block for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "def segment(" in block]
+    example = example.replace("http://127.0.0.1:8000", f"http://127.0.0.1:{guarded.port}").replace("KEY", "s3cret-key")
+    statuses: list[int] = []
+    post = requests.post
+
+    def counted_post(*args, **kwargs):
+        answer = post(*args, **kwargs)
+        statuses.append(answer.status_code)
+        return answer
+
+    monkeypatch.setattr(requests, "post", counted_post)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "cat.jpg").write_bytes(PHOTO.read_bytes())
+
+    def client(index: int) -> bytes:
+        namespace: dict = {}
+        exec(compile(example.replace("cat_alpha.png", f"cat_alpha_{index}.png"), "README.md", "exec"), namespace)
+        return (tmp_path / f"cat_alpha_{index}.png").read_bytes()
+
+    with ThreadPoolExecutor(8) as pool:
+        alphas = list(pool.map(client, range(8)))
+    assert len(set(alphas)) == 1 and alphas[0].startswith(b"\x89PNG")  # every client got the same matte
+    assert 503 in statuses and statuses.count(200) == 8, statuses  # refused at first, answered in the end

@@ -61,13 +61,13 @@ def test_segment_page_uploads_good_and_bad_photos(app_env):
     app.file_uploader(key="uploads").set_value(photos).run()
     assert not app.exception, app.exception
     reason = "notes.jpg: not an image (unrecognised format)"
-    assert [e.value for e in app.error] == [  # said at the top, above the ZIP, and again at the file
-        f"1 of 3 files could not be segmented (the ZIP below leaves them out):\n- {reason}",
+    assert [e.value for e in app.error] == [  # named at the top, above the ZIP; its reason once, at the file
+        "1 of 3 files could not be segmented (the ZIP below leaves them out): notes.jpg. Each one's reason is below.",
         f"Cannot segment {reason}",
     ]
     assert [m.label for m in app.metric].count("Pet share") == 2
     labels = [b.label for b in app.get("download_button")]
-    assert labels.count("Download mask (label map)") == 2 and "Download all 2 results (ZIP)" in labels
+    assert labels.count("Download label map") == 2 and "Download all 2 results (ZIP)" in labels
 
 
 def test_example_photo_and_views(app_env):
@@ -138,7 +138,7 @@ def test_cut_out_view_refines_edges_on_each_background_and_offers_its_downloads(
         "Download alpha matte",
         "Download coloured mask",
         "Download overlay",
-        "Download mask (label map)",
+        "Download label map",
     ]
     for refine in ("Fast (about 0.3 s for 12 MP)", "Matting (fur; 2-4 s for 12 MP)"):
         app.segmented_control(key="refine").set_value(refine).run()
@@ -323,7 +323,7 @@ def test_same_stem_uploads_each_get_their_own_downloads_and_the_zip(app_env):
     app.file_uploader(key="uploads").set_value(photos).run()
     assert not app.exception, app.exception
     labels = [button.label for button in app.get("download_button")]
-    assert labels.count("Download mask (label map)") == 2 and "Download all 2 results (ZIP)" in labels
+    assert labels.count("Download label map") == 2 and "Download all 2 results (ZIP)" in labels
     keys = {button.key for button in app.get("download_button")}
     assert {"download-0-x.jpg_mask.png", "download-1-x.png_mask.png", "download-1-x.png_cutout.png"} <= keys
 
@@ -376,7 +376,8 @@ def test_results_name_the_model_that_made_them_with_its_one_line_card(app_env):
     ]
     app.file_uploader(key="uploads").set_value(photos).run()
     made_by = "Made by petseg (validation mean IoU 0.400): The default: the fastest model."
-    assert [c.value for c in app.caption].count(made_by) == 2
+    captions = [c.value for c in app.caption]
+    assert captions.count(made_by) == 1 and captions.count("Model: petseg") == 2  # the sentence once per page
 
 
 def test_the_scripts_streamlit_runs_hold_no_stray_strings_it_would_show():
@@ -396,6 +397,18 @@ def test_the_scripts_streamlit_runs_hold_no_stray_strings_it_would_show():
     assert len(scripts) >= 4 and stray == [], f"bare strings Streamlit would display: {stray}; make them comments"
 
 
+def test_a_photo_without_a_pet_offers_no_empty_cut_out(app_env):
+    from PIL import Image
+
+    blank = Image.new("RGB", (96, 64), (128, 128, 128))
+    app = started()
+    app.file_uploader(key="uploads").set_value([("wall.jpg", jpeg_bytes(blank), "image/jpeg")]).run()
+    assert not app.exception, app.exception
+    assert "No cat or dog found" in texts(app)
+    labels = [b.label for b in app.get("download_button")]
+    assert labels == ["Download coloured mask", "Download overlay", "Download label map"]
+
+
 def test_a_large_photo_says_its_downloads_take_seconds(app_env):
     from PIL import Image
 
@@ -403,7 +416,7 @@ def test_a_large_photo_says_its_downloads_take_seconds(app_env):
     app = started()
     app.file_uploader(key="uploads").set_value([("big.jpg", jpeg_bytes(large), "image/jpeg")]).run()
     assert not app.exception, app.exception
-    assert "Each download of this 4 MP photo is made when you click it" in texts(app)
+    assert "Each download of this 4.3 MP photo is made when you click it" in texts(app)  # 2400x1800, not "4 MP"
     app.file_uploader(key="uploads").set_value(
         [("small.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg")]
     ).run()

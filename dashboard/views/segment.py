@@ -37,12 +37,13 @@ REFINE_LABELS = {"Matting (fur; 2-4 s for 12 MP)": "matting", "Fast (about 0.3 s
 LARGE_PHOTO_PIXELS = 4_000_000  # above this, the page says that downloads are made when clicked and take seconds
 BACKGROUNDS = ["Transparent", "Colour", "Blurred photo", "Image"]
 DOWNLOAD_FORMATS = ("cutout", "alpha", "colour", "overlay", "mask")
+NO_PET_FORMATS = ("colour", "overlay", "mask")  # no empty cut-out or all-black matte offered for a photo without a pet
 DOWNLOAD_LABELS = {  # each names its file: <photo>_cutout.png, _alpha.png, _mask_colour.png, _overlay.png, _mask.png
     "cutout": "Download cut-out",
     "alpha": "Download alpha matte",
     "colour": "Download coloured mask",
     "overlay": "Download overlay",
-    "mask": "Download mask (label map)",
+    "mask": "Download label map",
 }
 DOWNLOAD_HELP = {
     "cutout": "The pet cut out at the photo's size, or cropped to the pet with Crop to pet "
@@ -51,8 +52,8 @@ DOWNLOAD_HELP = {
     "(8-bit PNG, the photo's size, or cropped as the cut-out is).",
     "colour": "The mask in the colours shown here.",
     "overlay": "The photo with the mask tinted over it.",
-    "mask": "Label map: 1 pet, 2 background, 3 border, the Oxford-IIIT Pet trimap format for training tools "
-    "(an image viewer shows it near-black).",
+    "mask": "For training tools, not for viewing: values 1 pet, 2 background, 3 border (the Oxford-IIIT Pet "
+    "trimap format), so an image viewer shows it near-black. The coloured mask is the one to look at.",
 }
 TINY_SIDE = 64
 NO_EXAMPLE = "(none)"
@@ -239,13 +240,16 @@ def run() -> None:
             show_ground_truth(example_pair, result)
         explain_if_no_pet(result, segmenter.input_size)
         show_figures_and_downloads(index, stem, result, display, matte, done_marks[stem])
-        st.caption(f"Made by {made_by}")
+        st.caption(f"Model: {state.selected_model().label}")
+    if done:
+        st.caption(f"Made by {made_by}")  # the model's one-line card, once per page
     if progress is not None:
         progress.empty()
     if failed and len(items) > 1:
         left_out = " (the ZIP below leaves them out)" if len(done) > 1 else ""
-        reasons = "\n".join(f"- {reason}" for reason in failed)
-        zip_slot.error(f"{len(failed)} of {len(items)} files could not be segmented{left_out}:\n{reasons}")
+        names = ", ".join(name for (name, _), stem in zip(items, stems) if stem not in done)
+        count = f"{len(failed)} of {len(items)} files could not be segmented{left_out}"
+        zip_slot.error(f"{count}: {names}. Each one's reason is below.")
     if len(done) > 1:
         zip_slot.download_button(
             f"Download all {len(done)} results (ZIP)",
@@ -360,12 +364,13 @@ def show_figures_and_downloads(
     stats[2].metric("Photo size", f"{width}×{height}")
     if width * height > LARGE_PHOTO_PIXELS:
         st.caption(
-            f"Each download of this {width * height / 1e6:.0f} MP photo is made when you click it: a few "
+            f"Each download of this {width * height / 1e6:.1f} MP photo is made when you click it: a few "
             "seconds each (the button shows a spinner meanwhile)."
         )
-    makers = output_makers(stem, result, display.alpha, DOWNLOAD_FORMATS, display.cutout, matte, marks)
+    formats = DOWNLOAD_FORMATS if result.found_pet else NO_PET_FORMATS
+    makers = output_makers(stem, result, display.alpha, formats, display.cutout, matte, marks)
     buttons = st.columns(len(makers))
-    for column, kind, (file_name, make) in zip(buttons, DOWNLOAD_FORMATS, makers.items()):
+    for column, kind, (file_name, make) in zip(buttons, formats, makers.items()):
         column.download_button(  # encoded only when clicked (a 12 MP PNG takes seconds)
             DOWNLOAD_LABELS[kind],
             make,

@@ -51,13 +51,13 @@ def test_upload_gallery_history_in_a_real_browser(streamlit_server, browser, tmp
     page.get_by_text("Upload a photo of your cat or dog").wait_for()
 
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
-    page.get_by_role("button", name="Download mask (label map)").wait_for(timeout=120_000)
+    page.get_by_role("button", name="Download label map").wait_for(timeout=120_000)
     wait_for_script(page)
     pet_share = page.locator('[data-testid="stMetric"]', has_text="Pet share").locator('[data-testid="stMetricValue"]')
     assert pet_share.inner_text().endswith("%")
     assert page.locator('[data-testid="stDownloadButton"]').count() >= 2
     with page.expect_download() as download:
-        page.get_by_role("button", name="Download mask (label map)").click()
+        page.get_by_role("button", name="Download label map").click()
     assert download.value.suggested_filename == "my_cat_mask.png"
     assert set(np.unique(np.asarray(Image.open(download.value.path())))) <= {1, 2, 3}
     with page.expect_download() as download:
@@ -131,7 +131,7 @@ def test_over_limit_upload_is_rejected_by_the_server_config(streamlit_server, br
     page.get_by_text(f"{limit:.1f}MB", exact=False).first.wait_for(timeout=30_000)
     wait_for_script(page)
     assert page.get_by_text("Cannot segment huge.jpg").count() == 0  # rejected before the app saw it
-    assert page.get_by_role("button", name="Download mask (label map)").count() == 0
+    assert page.get_by_role("button", name="Download label map").count() == 0
     assert page.get_by_text(f"up to {limit} MB", exact=False).count() == 1
     page.screenshot(path=str(ARTIFACTS / "over-limit.png"))
     page.close()

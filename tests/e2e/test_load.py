@@ -36,7 +36,7 @@ async def one_session(browser, url: str, photo_path, index: int) -> tuple[bytes,
     await page.goto(url, timeout=180_000)  # eight sessions at once on two cores: correctness, not latency
     await page.wait_for_selector(READY, timeout=180_000)
     await page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo_path))
-    await page.get_by_role("button", name="Download mask (label map)").wait_for(timeout=180_000)
+    await page.get_by_role("button", name="Download label map").wait_for(timeout=180_000)
     elapsed = time.perf_counter() - started
     # The button shows while the run still goes on; a click then can hold a download id that the
     # run replaces (Streamlit drops a session's deferred downloads when its next run starts). A
@@ -45,7 +45,7 @@ async def one_session(browser, url: str, photo_path, index: int) -> tuple[bytes,
     assert await page.locator('[data-testid="stException"]').count() == 0
     assert await page.locator('[data-testid="stAlertContentError"]').count() == 0
     async with page.expect_download() as info:
-        await page.get_by_role("button", name="Download mask (label map)").click()
+        await page.get_by_role("button", name="Download label map").click()
     download = await info.value
     payload = open(await download.path(), "rb").read()
     await page.screenshot(path=str(ARTIFACTS / f"load-session-{index}.png"))

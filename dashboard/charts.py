@@ -50,17 +50,31 @@ def history_figure(
                     hovertemplate=f"epoch %{{x}}<br>{name} {metric}: %{{y:.4f}}<extra></extra>",
                 )
             )
-    if best is not None:  # labelled above the plot area, where no curve runs
-        figure.add_vline(x=best, line_dash="dash", line_color="green")
+    if best is not None:  # labelled above the plot area, where no curve runs; its point ringed
+        figure.add_vline(x=best, line_dash="dash", line_color="green", line_width=2)
+        at_right_edge = best >= epochs[-1] - max(1, len(epochs) // 10)
         figure.add_annotation(
             x=best,
             y=1.0,
             yref="paper",
             yanchor="bottom",
+            xanchor="right" if at_right_edge else "center",  # kept inside the chart at the last epoch
             text=f"best epoch {best}",
             showarrow=False,
             font={"color": "green"},
         )
+        validation = {row["epoch"]: row.get(f"val_{metric}") for row in rows}
+        if validation.get(best) is not None:
+            figure.add_trace(
+                go.Scatter(
+                    x=[best],
+                    y=[validation[best]],
+                    name="best epoch",
+                    mode="markers",
+                    marker={"size": 14, "color": "rgba(0,0,0,0)", "line": {"color": "green", "width": 3}},
+                    hoverinfo="skip",
+                )
+            )
     if onset is not None:
         figure.add_vline(
             x=onset,

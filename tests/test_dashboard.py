@@ -256,6 +256,27 @@ def test_history_page_charts(app_env):
     charts = app.get("plotly_chart")
     assert len(charts) == 6  # loss, dice, mean IoU, pet IoU, accuracy, learning rate
     assert [m.label for m in app.metric][:2] == ["Epochs", "Best epoch"] and app.metric[0].value == "3"
+    order = element_types(app.main)
+    assert order.index("plotly_chart") < order.index("metric")  # a curve first: on a phone, on the first screen
+
+
+def element_types(node) -> list[str]:
+    """The types of a block's elements, depth first, in page order."""
+    types = []
+    for child in getattr(node, "children", {}).values():
+        types += [child.type, *element_types(child)]
+    return types
+
+
+def test_history_page_offers_every_shipped_models_run(app_env, trained_tiny_run):
+    shutil.copy(app_env / "petseg.keras", app_env / "petseg-lean.keras")
+    rows = (trained_tiny_run / "history.csv").read_text().splitlines()
+    (app_env / "petseg-lean.history.csv").write_text("\n".join(rows[:3]) + "\n")  # 2 epochs
+    app = started("views/history.py")
+    options = app.selectbox(key="history_choice").options
+    assert options[:2] == ["petseg (selected model)", "petseg-lean (shipped model)"]
+    app.selectbox(key="history_choice").set_value("petseg-lean (shipped model)").run()
+    assert not app.exception and app.metric[0].value == "2"
 
 
 def test_history_page_explains_an_empty_path_and_a_file_that_is_not_a_history(app_env, tmp_path):

@@ -59,6 +59,9 @@ def show_curves(path: Path, keep: str) -> None:
         return
     best, onset = best_epoch(rows), overfitting_onset(rows)
     best_number = int(best["epoch"]) if best else None
+    charts = [(metric, title) for metric, title in CHARTS if any(metric in row for row in rows)]
+    first, *others = charts  # the loss, full width, first on the page (on a phone, on the first screen)
+    st.plotly_chart(history_figure(rows, *first, best_number, onset), key=f"chart-{first[0]}")
     cards = st.columns(4)
     cards[0].metric("Epochs", len(rows))
     if best:
@@ -79,22 +82,26 @@ def show_curves(path: Path, keep: str) -> None:
         help=str(path.resolve()),
     )
     left, right = st.columns(2)
-    for index, (metric, title) in enumerate(CHARTS):
-        if any(metric in row for row in rows):
-            (left if index % 2 == 0 else right).plotly_chart(
-                history_figure(rows, metric, title, best_number, onset), key=f"chart-{metric}"
-            )
+    for index, (metric, title) in enumerate(others):
+        (left if index % 2 == 0 else right).plotly_chart(
+            history_figure(rows, metric, title, best_number, onset), key=f"chart-{metric}"
+        )
     if any("learning_rate" in row for row in rows):
-        (left if len(CHARTS) % 2 == 0 else right).plotly_chart(learning_rate_figure(rows), key="chart-lr")
+        (left if len(others) % 2 == 0 else right).plotly_chart(learning_rate_figure(rows), key="chart-lr")
 
 
 def run() -> None:
     st.title("Training history")
     choices: dict[str, Path] = {}
-    entry = state.selected_model()
-    model_history = entry.history_path if entry is not None else None
-    if model_history is not None:
-        choices[f"{entry.label} (selected model)"] = model_history
+    keeps: dict[Path, str] = {}
+    selected = state.selected_model()
+    shipped = sorted(state.models(), key=lambda entry: entry != selected)  # the selected model first
+    for entry in shipped:  # every shipped model's training run (the lean model's 60 epochs too)
+        if entry.history_path is not None:
+            choices[f"{entry.label} ({'selected model' if entry == selected else 'shipped model'})"] = (
+                entry.history_path
+            )
+            keeps[entry.history_path] = entry.keep()
     for path in run_histories(state.settings().runs_dir):
         choices[f"run {path.parent.name}"] = path
     choices[ANOTHER_FILE] = Path()
@@ -105,7 +112,7 @@ def run() -> None:
         path = history_path(typed)
     follow = st.toggle("Follow a running training (refresh every 10 s)", key="follow")
     curves = st.fragment(run_every="10s" if follow else None)(show_curves)
-    curves(path, entry.keep() if path == model_history else "best")
+    curves(path, keeps.get(path, "best"))
 
 
 run()

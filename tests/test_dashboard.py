@@ -123,13 +123,13 @@ def image_urls(app: AppTest) -> list[str]:
 
 def test_cut_out_view_refines_edges_on_each_background_and_offers_its_downloads(app_env):
     app = started()
-    app.file_uploader(key="uploads").set_value(
-        [("cat.jpg", jpeg_bytes(synthetic_pet(90, 60, seed=1)[0]), "image/jpeg")]
-    ).run()
+    app.file_uploader(key="uploads").set_value([("cat.jpg", jpeg_bytes(real_pet(90, 60)), "image/jpeg")]).run()
     assert LEGEND in texts(app)
     app.segmented_control(key="view").set_value("Cut-out").run()
     assert not app.exception, app.exception
     assert LEGEND not in texts(app)  # no class colours on the page
+    order = element_types(app.main)  # the options in a row on the page, not a popover over the cut-out
+    assert "popover" not in order and order.index("selectbox") < order.index("image")
     keys = {button.key for button in app.get("download_button")}
     assert {"download-0-cat_cutout.png", "download-0-cat_alpha.png", "download-0-cat_mask.png"} <= keys
     assert [b.label for b in app.get("download_button")] == [
@@ -338,8 +338,8 @@ def test_same_stem_uploads_each_get_their_own_downloads_and_the_zip(app_env):
     """x.jpg and x.png used to share one result slot: no ZIP button, two of four downloads lost."""
     app = started()
     photos = [
-        ("x.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg"),
-        ("x.png", jpeg_bytes(synthetic_pet(40, 40, seed=2)[0]), "image/png"),
+        ("x.jpg", jpeg_bytes(real_pet(64, 48)), "image/jpeg"),
+        ("x.png", jpeg_bytes(real_pet(40, 40)), "image/png"),
     ]
     app.file_uploader(key="uploads").set_value(photos).run()
     assert not app.exception, app.exception
@@ -503,7 +503,7 @@ def test_touch_up_marks_apply_undo_and_clear_on_the_cut_out(app_env, monkeypatch
     model_calls, predict = [], Segmenter.predict_arrays
     counted = lambda self, *args, **kwargs: model_calls.append(1) or predict(self, *args, **kwargs)  # noqa: E731
     monkeypatch.setattr(Segmenter, "predict_arrays", counted)
-    data = jpeg_bytes(synthetic_pet(90, 60, seed=1)[0])
+    data = jpeg_bytes(real_pet(90, 60))  # a real cat: the cut-out and its downloads are offered
     app = started()
     app.file_uploader(key="uploads").set_value([("cat.jpg", data, "image/jpeg")]).run()
     app.segmented_control(key="view").set_value("Cut-out").run()

@@ -73,18 +73,21 @@ def camera_shot() -> tuple[str, bytes] | None:
 
 
 def cutout_controls() -> CutoutOptions:
-    """Refinement, background and crop of the cut-out view."""
-    refine_label = st.segmented_control(
+    """Refinement, background and crop of the cut-out view, in a row above the cut-out: always in
+    view beside what they change (a popover covered two thirds of the cut-out); a phone stacks them."""
+    edges, backdrop, cropping = st.columns([5, 4, 2], vertical_alignment="bottom")
+    refine_label = edges.segmented_control(
         "Refine edges",
         list(REFINE_LABELS),
         default=next(iter(REFINE_LABELS)),
         key="refine",
         help="Matting solves the pet's soft edges (fur) on the photo itself; Fast upscales the prediction.",
     ) or next(iter(REFINE_LABELS))
-    choice = st.selectbox("Background", BACKGROUNDS, key="background")
+    choice = backdrop.selectbox("Background", BACKGROUNDS, key="background")
+    crop = cropping.toggle("Crop to pet", key="crop")
     background = Background()
     if choice == "Colour":
-        code = st.color_picker("Background colour", "#3a7bd5", key="background_colour")
+        code = backdrop.color_picker("Background colour", "#3a7bd5", key="background_colour")
         background = Background.parse(code)
     elif choice == "Blurred photo":
         background = Background("blur")
@@ -95,14 +98,13 @@ def cutout_controls() -> CutoutOptions:
                 background = Background("image", image=Photo.open(upload.getvalue()).rgb)
             except ImageError as error:
                 st.error(f"Cannot use {upload.name} as background: {error}")
-    crop = st.toggle("Crop to pet", key="crop")
     return CutoutOptions(REFINE_LABELS[refine_label], background, crop)
 
 
 def display_controls(view: str) -> tuple[bool, bool, float, CutoutOptions]:
     """Clean-up, quality and opacity in the sidebar (beside the results on a wide screen, one tap away
     on a phone, where the sidebar starts closed and the result comes right after the upload); the
-    cut-out's own options in a popover just above the cut-out."""
+    cut-out's own options in a row just above the cut-out."""
     with st.sidebar:
         st.subheader("Display")
         cleanup = st.toggle(
@@ -119,8 +121,7 @@ def display_controls(view: str) -> tuple[bool, bool, float, CutoutOptions]:
         alpha = st.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05, key="alpha")
     if view != "Cut-out":
         return cleanup, tta, alpha, CutoutOptions()
-    with st.popover("Cut-out options: edges, background, crop", width="stretch"):  # on the page, not under the
-        return cleanup, tta, alpha, cutout_controls()  # model's figures in a sidebar that covers a phone's screen
+    return cleanup, tta, alpha, cutout_controls()  # on the page: a phone's sidebar would cover the result
 
 
 def comparison_choice() -> ModelEntry | None:
@@ -367,7 +368,7 @@ def show_figures_and_downloads(
             f"Each download of this {width * height / 1e6:.1f} MP photo is made when you click it: a few "
             "seconds each (the button shows a spinner meanwhile)."
         )
-    formats = DOWNLOAD_FORMATS if result.found_pet else NO_PET_FORMATS
+    formats = DOWNLOAD_FORMATS if result.found_pet or marks else NO_PET_FORMATS  # marks can make a pet
     makers = output_makers(stem, result, display.alpha, formats, display.cutout, matte, marks)
     buttons = st.columns(len(makers))
     for column, kind, (file_name, make) in zip(buttons, formats, makers.items()):

@@ -205,3 +205,19 @@ def test_a_photo_without_a_pet_exports_no_pet_anywhere():
         cutout = np.asarray(Image.open(io.BytesIO(files["sky_cutout.png"])))
         assert cutout.shape == (48, 64, 4) and cutout[..., 3].max() == 0, refine
         assert np.asarray(Image.open(io.BytesIO(files["sky_alpha.png"]))).max() == 0
+
+
+def test_batches_are_padded_to_few_shapes_without_changing_any_answer(segmenter, monkeypatch):
+    from core.inference.predict import batch_bucket
+
+    assert [batch_bucket(n) for n in (1, 3, 4, 5, 8, 9, 47, 48)] == [1, 3, 4, 8, 8, 12, 48, 48]
+    images = np.random.default_rng(0).uniform(0, 255, (5, 32, 32, 3)).astype(np.float32)
+    one_by_one = np.concatenate([segmenter.predict_arrays(image[None]) for image in images])
+    shapes = []
+    predict = segmenter.network.predict
+    monkeypatch.setattr(
+        segmenter.network, "predict", lambda batch, tta: shapes.append(len(batch)) or predict(batch, tta)
+    )
+    together = segmenter.predict_arrays(images)
+    assert shapes == [8] and together.shape == (5, 32, 32, 3)
+    np.testing.assert_allclose(together, one_by_one, atol=1e-5)

@@ -37,6 +37,7 @@ def resident_mb(pid: int) -> float:
     raise AssertionError(f"no VmRSS for process {pid}")
 
 
+@pytest.mark.timeout(SECONDS + 300)  # the soak itself, server start and the reference masks
 def test_sixteen_clients_get_every_answer_right_and_memory_stays_flat(tmp_path):
     from core.inference.predict import Segmenter
 

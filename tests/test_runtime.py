@@ -78,7 +78,6 @@ def test_the_converted_model_is_cached_by_content_and_a_changed_model_replaces_i
 
 def test_the_cache_keeps_the_most_recently_used_entries(model_copy, monkeypatch):
     monkeypatch.setattr(runtime, "CACHE_ENTRIES", 1)
-    monkeypatch.setattr(runtime._remove_least_recently_used, "__defaults__", (1,))
     copy = model_copy.with_name("other.keras")
     from core.config import model_config
     from core.model.unet import build_unet

@@ -219,14 +219,14 @@ def convert_to_openvino(model, entry: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _remove_least_recently_used(folder: Path, keep: int = CACHE_ENTRIES) -> None:
-    """Entries (each touched when used) beyond the `keep` most recently used; temporaries are left."""
+def _remove_least_recently_used(folder: Path) -> None:
+    """Entries (each touched when used) beyond the `CACHE_ENTRIES` most recently used; temporaries are left."""
     entries = sorted(
         (entry for entry in folder.iterdir() if entry.is_dir() and not entry.name.startswith(".")),
         key=lambda entry: entry.stat().st_mtime,
         reverse=True,
     )
-    for entry in entries[keep:]:
+    for entry in entries[CACHE_ENTRIES:]:
         shutil.rmtree(entry, ignore_errors=True)
 
 

@@ -218,7 +218,8 @@ def run() -> None:
     done: dict[str, Segmentation] = {}
     failed: list[str] = []
     done_marks: dict[str, list[Mark]] = {}
-    made_by = state.selected_model().describe()
+    model = state.selected_model()
+    made_by = model.describe()
     for index, ((name, data), stem) in enumerate(zip(items, stems)):
         if len(items) > 1:  # one photo's name is on its file chip just above
             st.subheader(name)
@@ -241,7 +242,7 @@ def run() -> None:
             show_ground_truth(example_pair, result)
         explain_if_no_pet(result, segmenter.input_size)
         show_figures_and_downloads(index, stem, result, display, matte, done_marks[stem])
-        st.caption(f"Model: {state.selected_model().label}")
+        st.caption(f"Model: {model.label}")
     if done:
         st.caption(f"Made by {made_by}")  # the model's one-line card, once per page
     if progress is not None:
@@ -257,7 +258,7 @@ def run() -> None:
             lambda: zip_outputs(
                 done, display.alpha, DOWNLOAD_FORMATS, display.cutout, f"Made by {made_by}", done_marks
             ),
-            file_name=f"petseg-results-{state.selected_model().label}.zip",
+            file_name=f"petseg-results-{model.label}.zip",
             mime="application/zip",
             key="download-zip",
             type="primary",

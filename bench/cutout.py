@@ -9,7 +9,10 @@
 2. Soft-edge quality where the true alpha is known: each of those photos' ground-truth pet
    (trimap value 1) composited onto a pet-free background (the largest all-background square of
    another validation photo, scaled to cover), so the true alpha is exactly the pet's mask; SAD
-   (sum of |alpha - truth| / 1000 per image) and MSE of the alpha, for the three.
+   (sum of |alpha - truth| / 1000 per image) and MSE of the alpha, for each method; the edge
+   colour error: the cut-out on white against the true pet on white, mean |difference| (0-255)
+   over the pixels within 3 px of the true outline (a background-coloured halo or a step shows here).
+   `fast (grid upscale)` is the plain `fast` of before issue 30 (`MatteConfig(fast_guided=False)`).
    And how often a cut-out is see-through: more than 5% of the true pet at alpha < 0.5, and how
    much of what those lose the model itself called background (matting cannot bring it back);
    thin parts: the recall of true pet pixels within 3 px of the pet's outline (tails, legs, ears
@@ -40,15 +43,16 @@ from PIL import Image  # noqa: E402
 from scipy import ndimage  # noqa: E402
 
 from bench.measure import median_seconds  # noqa: E402
-from core.config import DEFAULT_MODEL_PATH, WHOLE_PHOTO_ONLY  # noqa: E402
+from core.config import DEFAULT_MODEL_PATH, WHOLE_PHOTO_ONLY, MatteConfig  # noqa: E402
 from core.data.dataset import find_pairs, reference_split  # noqa: E402
 from core.data.imaging import load_trimap  # noqa: E402
 from core.inference import render  # noqa: E402
-from core.inference.matte import Matte  # noqa: E402
+from core.inference.matte import Matte, compute_matte  # noqa: E402
 from core.inference.predict import Segmenter  # noqa: E402
 from core.inference.render import png_bytes  # noqa: E402
 
-METHODS = ("old mask", "fast", "matting")
+METHODS = ("old mask", "fast (grid upscale)", "fast", "matting")
+PLAIN_FAST = MatteConfig(fast_guided=False)
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "pets" / "images"
 PAIRED_PETS = (
     "Ragdoll_100", "american_bulldog_108", "Abyssinian_1", "beagle_100", "Birman_102",
@@ -66,15 +70,23 @@ def native_validation_pairs(data_dir: Path):
     return [pair for pair in validation if pair.stem not in squares]
 
 
-def alphas(segmenter: Segmenter, photo) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Alpha in [0, 1] of each method for one photo (a path or a Pillow image), and the model's
-    trimap at the photo's size."""
+def mattes(segmenter: Segmenter, photo) -> tuple[dict[str, Matte], np.ndarray]:
+    """The matte of each method for one photo (a path or a Pillow image), and the model's trimap at
+    the photo's size."""
     result = segmenter.segment(photo)
-    old = (result.trimap != 2).astype(np.float32)
-    found = {"old mask": old}
+    old = Matte(np.where(result.trimap != 2, 255, 0).astype(np.uint8), None, "old mask", 0.0)
+    plain_fast = compute_matte(result.photo.rgb, result.resolved, "fast", PLAIN_FAST)
+    found = {"old mask": old, "fast (grid upscale)": plain_fast}
     for refine in ("fast", "matting"):
-        found[refine] = result.matte(refine).alpha
+        found[refine] = result.matte(refine)
     return found, result.trimap
+
+
+def on_white(photo: Image.Image, matte: Matte) -> np.ndarray:
+    """The cut-out composited on white, float RGB."""
+    return np.asarray(
+        render.cutout(photo, matte, render.CutoutOptions(background=render.Background("colour"))), np.float32
+    )
 
 
 def iou(alpha: np.ndarray, truth: np.ndarray) -> tuple[int, int]:
@@ -139,13 +151,14 @@ def quality(segmenter: Segmenter, pairs, fast_iou: dict[str, float] | None = Non
     thin = {method: [0, 0] for method in METHODS}  # (kept, all) true pet pixels near the outline
     ghostly = dict.fromkeys(METHODS, 0)
     lost = {method: [0, 0] for method in METHODS}  # (called background by the model, all lost)
-    errors: dict[str, list[tuple[float, float]]] = {method: [] for method in METHODS}
+    errors: dict[str, list[tuple[float, float, float]]] = {method: [] for method in METHODS}
     backgrounds = pet_free_backgrounds(pairs)
     for index, pair in enumerate(pairs):
         truth = load_trimap(pair.trimap)
         edge = near_outline(truth)
-        found, predicted = alphas(segmenter, pair.image)
-        for method, alpha in found.items():
+        found, predicted = mattes(segmenter, pair.image)
+        for method, matte in found.items():
+            alpha = matte.alpha
             inter, union = iou(alpha, truth)
             totals[method][0] += inter
             totals[method][1] += union
@@ -162,15 +175,21 @@ def quality(segmenter: Segmenter, pairs, fast_iou: dict[str, float] | None = Non
         background = render.cover(backgrounds[index % len(backgrounds)], photo.size)
         true_alpha = (truth == 1).astype(np.float32)
         composite = Image.composite(photo, background, Image.fromarray((true_alpha * 255).astype(np.uint8)))
-        for method, alpha in alphas(segmenter, composite)[0].items():
+        true_matte = Matte((true_alpha * 255).astype(np.uint8), None, "truth", 0.0)
+        truth_on_white = on_white(composite, true_matte)
+        outline = ndimage.distance_transform_edt(truth == 1) + ndimage.distance_transform_edt(truth != 1) <= THIN_PX + 1
+        for method, matte in mattes(segmenter, composite)[0].items():
+            alpha = matte.alpha
+            edge_error = float(np.abs(on_white(composite, matte) - truth_on_white)[outline].mean())
             errors[method].append(
-                (float(np.abs(alpha - true_alpha).sum()) / 1000, float(np.mean((alpha - true_alpha) ** 2)))
+                (float(np.abs(alpha - true_alpha).sum()) / 1000, float(np.mean((alpha - true_alpha) ** 2)), edge_error)
             )
     return {
         method: {
             "iou": totals[method][0] / max(totals[method][1], 1),
             "sad": statistics.mean(e[0] for e in errors[method]),
             "mse": statistics.mean(e[1] for e in errors[method]),
+            "edge_colour": statistics.mean(e[2] for e in errors[method]),
             "see_through": ghostly[method],
             "thin_recall": thin[method][0] / max(thin[method][1], 1),
             "lost_as_background": lost[method][0] / max(lost[method][1], 1),
@@ -215,14 +234,15 @@ def speed(segmenter: Segmenter, photo_path: Path, repeats: int) -> dict[str, flo
     big.save(buffer, "JPEG", quality=90)
     jpeg = buffer.getvalue()
 
-    def cut(refine: str) -> Image.Image:
+    def cut(method: str) -> Image.Image:
         result = segmenter.segment(jpeg)
-        matte: Matte = result.matte(refine)
-        return render.cutout(result.photo.rgb, matte)
+        if method == "fast (grid upscale)":
+            return render.cutout(result.photo.rgb, compute_matte(result.photo.rgb, result.resolved, "fast", PLAIN_FAST))
+        return render.cutout(result.photo.rgb, result.matte(method))
 
     figures = {"mask": median_seconds(lambda: segmenter.segment(jpeg).trimap, repeats)}
-    for refine in ("fast", "matting"):
-        figures[f"{refine} cut-out"] = median_seconds(lambda refine=refine: cut(refine), repeats)
+    for method in METHODS[1:]:
+        figures[f"{method} cut-out"] = median_seconds(lambda method=method: cut(method), repeats)
     image = cut("fast")
     figures["PNG encoding of the 12 MP RGBA cut-out"] = median_seconds(
         lambda: png_bytes(image), max(1, repeats // 2), 1
@@ -264,15 +284,17 @@ def main() -> None:
     print(
         "| model | method | IoU at photo size (border left out) | composite SAD/1000 | composite MSE "
         f"| see-through photos (> {SEE_THROUGH_SHARE:.0%} of the pet at alpha < 0.5) "
-        f"| thin-part recall (pet within {THIN_PX} px of its outline) | their lost pet the model called background |"
+        f"| thin-part recall (pet within {THIN_PX} px of its outline) | their lost pet the model called background "
+        f"| edge colour error on white (within {THIN_PX} px of the outline, 0-255) |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     per_photo: dict[str, dict[str, float]] = {label: {} for label in models}
     for label, segmenter in models.items():
         for method, scores in quality(segmenter, pairs, per_photo[label]).items():
             print(
                 f"| {label} | {method} | {scores['iou']:.4f} | {scores['sad']:.3f} | {scores['mse']:.4f} "
-                f"| {scores['see_through']} | {scores['thin_recall']:.4f} | {scores['lost_as_background']:.0%} |"
+                f"| {scores['see_through']} | {scores['thin_recall']:.4f} | {scores['lost_as_background']:.0%} "
+                f"| {scores['edge_colour']:.1f} |"
             )
     named = [stem for stem in args.photos if any(stem in scores for scores in per_photo.values())]
     if named:

@@ -32,6 +32,7 @@ from core.config import (
 )
 from core.data.dataset import SPLITS
 from core.errors import PetSegError
+from core.inference.effects import Outline
 from core.inference.marks import read_marks_file
 from core.inference.matte import REFINE_LEVELS
 from core.inference.outputs import DEFAULT_FORMATS, FORMATS
@@ -240,6 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--crop", action="store_true", help="crop the cut-out and the alpha matte to the pet (plus a margin)"
     )
+    predict.add_argument("--shadow", action="store_true", help="a soft drop shadow under the cut-out pet")
+    predict.add_argument(
+        "--outline",
+        default=None,
+        metavar="WIDTHpx[,#RRGGBB]",
+        help="a sticker outline around the cut-out pet, e.g. 12px (white) or 8px,#ff8800",
+    )
     predict.add_argument(
         "--marks",
         type=Path,
@@ -407,7 +415,8 @@ def run_predict(args: argparse.Namespace) -> int:
     unknown = [kind for kind in formats if kind not in FORMATS]
     if unknown:
         raise CommandError(f"unknown --format {', '.join(unknown)}; choose from {', '.join(FORMATS)} (comma separated)")
-    cutout = CutoutOptions(args.refine, Background.parse(args.background), args.crop)
+    outline = Outline.parse(args.outline) if args.outline else None
+    cutout = CutoutOptions(args.refine, Background.parse(args.background), args.crop, args.shadow, outline)
     marks = read_marks_file(args.marks) if args.marks else None
     start_tensorflow(args.verbose)
     from core.inference.bulk import Shard, predict_tree

@@ -191,6 +191,17 @@ class MatteConfig:
 
     fast_gain: float = 4.0
     """`fast`: alpha = clip((score - 0.5) * gain + 0.5): the edge ramp spans a quarter of the score's range."""
+    fast_guided: bool = True
+    """`fast`: fit the ramp to the photo's own edges (a guided filter at `fast_work_side`) and take the
+    background's colour out of the edge pixels; False upscales the model's grid only (its steps show on
+    a 12 MP photo: one model pixel is about 30 photo pixels wide)."""
+    fast_work_side: int = 512
+    """`fast`: longest side the guided filter is fitted at (then applied to the full-size photo)."""
+    fast_epsilon: float = 1e-3
+    """`fast`: guided-filter regularisation (grey levels in [0, 1]): smaller follows fainter photo edges."""
+    fast_sharpen: float = 2.0
+    """`fast`: the guided filter's output is steepened this much around 0.5 (inside its linear coefficients,
+    so the full-size edge stays one smooth ramp): the filter alone widens the edge to its window."""
     work_side: int = 800
     """`matting`: longest side of the working resolution the matting is solved at (1024 px: 2.8 s of
     solving on a 12 MP photo here, 800 px: about 1 s; the guided filter restores the photo's edges)."""

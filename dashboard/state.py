@@ -164,14 +164,25 @@ def model_panel() -> None:
 
 @st.cache_resource(show_spinner=False, max_entries=32)
 def _matte(
-    path: str, mtime: float, data: bytes, name: str, cleanup: bool, tta: bool, refine: str, marks: tuple[Mark, ...]
+    path: str,
+    mtime: float,
+    data: bytes,
+    name: str,
+    cleanup: bool,
+    tta: bool,
+    refine: str,
+    marks: tuple[Mark, ...],
+    max_side: int,
 ) -> Matte:
     result = _segment(path, mtime, data, name, cleanup, tta)
-    return result.matte(refine, list(marks))
+    return result.matte(refine, list(marks), max_side)
 
 
-def matte(data: bytes, name: str, cleanup: bool, tta: bool, refine: str, marks: tuple[Mark, ...] = ()) -> Matte:
-    """The alpha matte of an uploaded photo obeying its touch-up `marks`, once per photo and setting
-    (cached: the model's prediction is never redone for a mark, only the matte)."""
+def view_matte(data: bytes, name: str, cleanup: bool, tta: bool, refine: str, marks: tuple[Mark, ...] = ()) -> Matte:
+    """The alpha matte of an uploaded photo obeying its touch-up `marks`, at the page's preview size
+    (`AppConfig.preview_side`; a 12 MP matte takes seconds longer and the screen shows 1024 px), once
+    per photo and setting (cached: the prediction is never redone for a mark, only the matte).
+    Downloads make the full-size matte when clicked."""
     entry = selected_model()
-    return _matte(str(entry.path), entry.mtime(), data, name, cleanup, tta, refine, marks)
+    side = settings().preview_side
+    return _matte(str(entry.path), entry.mtime(), data, name, cleanup, tta, refine, marks, side)

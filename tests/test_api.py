@@ -54,7 +54,9 @@ CLI_CASES = [
     ("cutout", {"tta": "true", "background": "blur"}, ["--tta", "--background", "blur"]),
     ("mask", {"model": "petseg-lean"}, ["--model", str(ROOT / "models" / "petseg-lean.keras")]),
     ("mask", {"whole_photo_only": "true"}, ["--whole-photo-only"]),
-]
+    ("cutout", {"refine": "fast", "shadow": "true", "outline": "6px,#ff8800", "crop": "true"},
+     ["--refine", "fast", "--shadow", "--outline", "6px,#ff8800", "--crop"]),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("kind", "query", "flags"), CLI_CASES)
@@ -92,6 +94,8 @@ def test_raw_body_and_multipart_answer_alike_with_the_figures(server):
         ("?background=%23abc", "a colour is written #RRGGBB"),
         ("?background=/etc/hostname", "use transparent, blur or a colour #RRGGBB"),
         ("?model=huge", "unknown model 'huge'; choose from petseg"),
+        ("?outline=thick", "write WIDTHpx or WIDTHpx,#RRGGBB"),
+        ("?outline=900px", "use 1 to 200 px"),
     ],
 )
 def test_unknown_parameter_values_are_422_with_the_reason(server, query, words):

@@ -65,7 +65,7 @@ def test_segment_page_uploads_good_and_bad_photos(app_env):
         "1 of 3 files could not be segmented (the ZIP below leaves them out): notes.jpg. Each one's reason is below.",
         f"Cannot segment {reason}",
     ]
-    assert [m.label for m in app.metric].count("Pet share") == 2
+    assert texts(app).count("**Pet share**") == 2
     labels = [b.label for b in app.get("download_button")]
     assert labels.count("Download label map") == 2 and "Download all 2 results (ZIP)" in labels
 
@@ -74,7 +74,7 @@ def test_example_photo_and_views(app_env):
     app = started()
     example = app.selectbox(key="example")
     app = example.set_value("Abyssinian_1").run()
-    assert not app.exception and [m.label for m in app.metric].count("Pet share") == 1
+    assert not app.exception and texts(app).count("**Pet share**") == 1
     assert "Scores against the ground truth" in texts(app)  # a validation image: its annotation and scores
     assert "at the model's scale, 192×128" in texts(app)  # a 3:2 photo: scored on the views' merged grid
     assert "1 for a mask that matches the annotation exactly" in texts(app)
@@ -91,7 +91,7 @@ def test_example_photo_and_views(app_env):
     for view in ("Overlay", "Mask", "Cut-out"):
         app.segmented_control(key="view").set_value(view).run()
         assert not app.exception
-        captions = image_captions(app)
+        captions = [caption for caption in image_captions(app) if caption != SURFACE_CAPTION]
         assert len(captions) == 2 and captions[0].startswith(view) and captions[1].startswith("Ground truth"), captions
         assert LEGEND in texts(app)  # the ground truth is in colour beside every view
         shown[view] = image_urls(app)[0]
@@ -102,7 +102,7 @@ def test_example_photo_and_views(app_env):
     assert image_urls(app)[0] != shown["Overlay"]  # the overlay is drawn again at the new opacity
     app.toggle(key="cleanup").set_value(True).run()
     app.toggle(key="tta").set_value(True).run()
-    assert not app.exception and [m.label for m in app.metric].count("Pet share") == 1
+    assert not app.exception and texts(app).count("**Pet share**") == 1
     import gc
 
     from core.inference.predict import Segmentation, Segmenter
@@ -110,6 +110,9 @@ def test_example_photo_and_views(app_env):
     # AppTest runs the app in this process: its caches now hold a flip-averaging Segmenter and a cleaned-up result
     assert any(thing.tta for thing in gc.get_objects() if isinstance(thing, Segmenter))
     assert any(thing.cleanup for thing in gc.get_objects() if isinstance(thing, Segmentation))
+
+
+SURFACE_CAPTION = "Magenta: the cut-out's outline. Turn on Draw to mark."
 
 
 def image_captions(app: AppTest) -> list[str]:
@@ -140,12 +143,23 @@ def test_cut_out_view_refines_edges_on_each_background_and_offers_its_downloads(
         "Download overlay",
         "Download label map",
     ]
-    for refine in ("Fast (about 0.3 s for 12 MP)", "Matting (fur; 2-4 s for 12 MP)"):
+    from dashboard.views.segment import REFINE_LABELS
+
+    for refine in REFINE_LABELS:
         app.segmented_control(key="refine").set_value(refine).run()
         assert not app.exception, app.exception
     for background in ("Colour", "Blurred photo", "Image", "Transparent"):
         app.selectbox(key="background").set_value(background).run()
         assert not app.exception, app.exception
+    plain = image_urls(app)[0]
+    app.toggle(key="shadow").set_value(True).run()
+    shadowed = image_urls(app)[0]
+    assert not app.exception and shadowed != plain
+    app.toggle(key="outline").set_value(True).run()
+    assert not app.exception and image_urls(app)[0] != shadowed
+    app.slider(key="outline_width").set_value(30).run()
+    app.slider(key="before-after-0").set_value(50).run()  # the photo left of the line, the cut-out right
+    assert not app.exception and len(set(image_urls(app))) == len(image_urls(app))
     app.toggle(key="crop").set_value(True).run()
     assert not app.exception, app.exception
 
@@ -367,7 +381,7 @@ def test_reruns_keep_tensorflows_compiled_kernels(app_env, monkeypatch):
     ).run()
     app.run()
     assert not app.exception, app.exception
-    assert [m.label for m in app.metric].count("Pet share") == 1
+    assert texts(app).count("**Pet share**") == 1
     assert cleared == []
 
 
@@ -378,12 +392,12 @@ def test_a_second_model_is_offered_beside_the_default_and_used_once_chosen(app_e
     chooser = app.sidebar.selectbox(key="model")
     assert chooser.options == ["petseg (default) · val. mIoU 0.400", "petseg-lean"] and chooser.value == "petseg"
     app.file_uploader(key="uploads").set_value([("cat.jpg", jpeg_bytes(real_pet(64, 48)), "image/jpeg")]).run()
-    default_share = [m.value for m in app.metric if m.label == "Pet share"]
+    default_share = re.findall(r"\*\*Pet share\*\* ([\d.]+%)", texts(app))
     app.sidebar.selectbox(key="model").set_value("petseg-lean").run()
     assert not app.exception, app.exception
     assert "petseg-lean.keras" in " ".join(m.value for m in app.sidebar.markdown)
     assert "No validation metrics saved beside this model." in [c.value for c in app.sidebar.caption]
-    lean_share = [m.value for m in app.metric if m.label == "Pet share"]
+    lean_share = re.findall(r"\*\*Pet share\*\* ([\d.]+%)", texts(app))
     assert len(lean_share) == len(default_share) == 1 and lean_share != default_share
     assert "Made by petseg-lean" in texts(app)
 
@@ -438,14 +452,15 @@ def test_a_large_photo_says_its_downloads_take_seconds(app_env):
     app.file_uploader(key="uploads").set_value([("big.jpg", jpeg_bytes(large), "image/jpeg")]).run()
     assert not app.exception, app.exception
     assert "Each download of this 4.3 MP photo is made when you click it" in texts(app)  # 2400x1800, not "4 MP"
+    app.segmented_control(key="view").set_value("Cut-out").run()
+    assert not app.exception, app.exception
+    caption = image_captions(app)[0]  # the view's matte is made at screen size; the downloads at 2400x1800
+    assert caption.endswith("shown at 1024×768, downloads at the photo's full size)"), caption
     app.file_uploader(key="uploads").set_value(
         [("small.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg")]
     ).run()
-    assert "Each download of this" not in texts(app)
-    refine_options = (
-        app.segmented_control(key="view").set_value("Cut-out").run().segmented_control(key="refine").options
-    )
-    assert refine_options == ["Matting (fur; 2-4 s for 12 MP)", "Fast (about 0.3 s for 12 MP)"]
+    assert "Each download of this" not in texts(app) and "shown at" not in image_captions(app)[0]
+    assert app.segmented_control(key="refine").options == ["Matting (fur; 2-4 s)", "Fast (about 1 s)"]
 
 
 def test_a_camera_photo_is_segmented_like_an_upload(app_env):
@@ -456,7 +471,7 @@ def test_a_camera_photo_is_segmented_like_an_upload(app_env):
     app.camera_input(key="camera").set_value(("shot.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=2)[0]), "image/jpeg"))
     app.run()
     assert not app.exception, app.exception
-    assert [m.label for m in app.metric].count("Pet share") == 1
+    assert texts(app).count("**Pet share**") == 1
     keys = {button.key for button in app.get("download_button")}
     assert "download-0-camera_mask.png" in keys  # named like an upload called camera.jpg
 
@@ -508,13 +523,19 @@ def test_touch_up_marks_apply_undo_and_clear_on_the_cut_out(app_env, monkeypatch
     app.file_uploader(key="uploads").set_value([("cat.jpg", data, "image/jpeg")]).run()
     app.segmented_control(key="view").set_value("Cut-out").run()
     assert not app.exception, app.exception
-    assert "No marks yet." in texts(app) and len(app.get("plotly_chart")) == 1  # the photo to draw on
+    assert "No marks yet." in texts(app) and not app.get("plotly_chart")  # a picture: a swipe scrolls a phone
+    assert SURFACE_CAPTION in image_captions(app)
+    app.toggle(key="touchup-draw-0").set_value(True).run()
+    assert len(app.get("plotly_chart")) == 1  # Draw on: the photo to draw on
+    app.toggle(key="touchup-draw-0").set_value(False).run()
     before, predictions = image_urls(app)[0], len(model_calls)
+    surface_before = image_urls(app)[1]
     corner = Mark("pet", ((0.0, 0.0), (20.0, 0.0), (20.0, 15.0), (0.0, 15.0)))
     app.session_state[MARKS_STATE] = {photo_key("cat.jpg", data): [corner, corner]}
     app.run()
     assert "2 mark(s) on this photo" in texts(app) and image_captions(app)[0].endswith("2 touch-up mark(s))")
     assert image_urls(app)[0] != before  # the corner is pet now
+    assert image_urls(app)[1] != surface_before  # the marks and the new outline are drawn on the surface
     assert predictions >= 1 and len(model_calls) == predictions  # a correction redoes the matte, never the model
     assert "download-0-cat_cutout.png" in {b.key for b in app.get("download_button")}
     app.button(key="touchup-undo-0").click().run()

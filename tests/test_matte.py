@@ -9,7 +9,7 @@ from PIL import Image
 from core.cli import main
 from core.inference import render
 from core.inference.matte import REFINE_LEVELS, compute_matte
-from core.inference.render import Background, BackgroundError, crop_box
+from core.inference.render import Background, BackgroundError, CutoutOptions, crop_box
 from tests.helpers import encode
 
 SIDE = 64
@@ -93,14 +93,14 @@ def test_renderings_transparent_colour_blur_image_and_crop():
     transparent = render.cutout(photo, matte)
     assert transparent.mode == "RGBA" and transparent.size == photo.size
     assert np.array_equal(np.asarray(transparent)[..., 3], matte.alpha8)
-    green = np.asarray(render.cutout(photo, matte, Background.parse("#00ff00")))
+    green = np.asarray(render.cutout(photo, matte, CutoutOptions(background=Background.parse("#00ff00"))))
     assert green.shape == (120, 180, 3) and tuple(green[2, 2]) == (0, 255, 0)
-    blurred = np.asarray(render.cutout(photo, matte, Background.parse("blur")))
+    blurred = np.asarray(render.cutout(photo, matte, CutoutOptions(background=Background.parse("blur"))))
     assert blurred.shape == (120, 180, 3) and not np.array_equal(blurred[:5, :5], np.asarray(photo)[:5, :5])
     other = Image.new("RGB", (50, 400), (255, 0, 0))
-    on_other = np.asarray(render.cutout(photo, matte, Background("image", image=other)))
+    on_other = np.asarray(render.cutout(photo, matte, CutoutOptions(background=Background("image", image=other))))
     assert tuple(on_other[2, 2]) == (255, 0, 0)  # scaled to cover: no gap at the corners
-    cropped = render.cutout(photo, matte, crop=True)
+    cropped = render.cutout(photo, matte, CutoutOptions(crop=True))
     left, top, right, bottom = crop_box(matte.alpha)
     assert cropped.size == (right - left, bottom - top) and cropped.size < photo.size
     rows, columns = np.nonzero(matte.alpha > 0.5)
@@ -186,3 +186,28 @@ def test_side_by_side_makes_one_row_picture():
     row = side_by_side([Image.new("RGB", (40, 30), (255, 0, 0)), Image.new("L", (20, 30), 0)], gap=4)
     assert row.size == (64, 30) and row.getpixel((0, 0)) == (255, 0, 0) and row.getpixel((42, 5)) == (255, 255, 255)
     assert row.getpixel((50, 5)) == (0, 0, 0)
+
+
+def test_fast_edges_follow_the_photo_not_the_models_grid_and_lose_the_background_colour():
+    """A 12x enlarged photo of a disc with the prediction on a coarse 16-cell grid: plain upscaling
+    shows the grid's steps; the guided `fast` edge lies closer to the photo's own circle, and its edge
+    pixels carry the pet's colour, not a blend with the blue background (no halo)."""
+    from core.config import MatteConfig
+
+    from PIL import ImageFilter
+
+    photo = disc_photo(size=(768, 512)).filter(ImageFilter.GaussianBlur(3))  # a soft edge, as fur has
+    coarse = np.asarray(Image.fromarray((disc_probabilities(band=0.0) * 255).astype(np.uint8)).resize((16, 16)))
+    probabilities = coarse.astype(np.float32) / 255.0
+    truth = np.asarray(photo)[..., 0] > 120  # orange pet on blue: red crosses the middle at the edge
+    plain = compute_matte(photo, probabilities, "fast", MatteConfig(fast_guided=False))
+    guided = compute_matte(photo, probabilities, "fast")
+    assert plain.foreground is None and guided.foreground is not None
+    errors = {name: np.abs(m.alpha - truth).mean() for name, m in (("plain", plain), ("guided", guided))}
+    assert errors["guided"] < 0.6 * errors["plain"], errors
+    edge = (guided.alpha > 0.3) & (guided.alpha < 0.7)
+    blue_in_edge = {  # the background's blue in the colours a cut-out shows at the edge
+        "photo": np.asarray(photo)[..., 2][edge].mean(),
+        "guided": guided.foreground[..., 2][edge].mean(),
+    }
+    assert blue_in_edge["guided"] < blue_in_edge["photo"] - 30, blue_in_edge

@@ -200,3 +200,12 @@ def resize_mask(trimap: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     sampling (never interpolated)."""
     size = (size, size) if isinstance(size, int) else tuple(size)
     return np.asarray(Image.fromarray(trimap).resize(size, Image.NEAREST), dtype=np.uint8)
+
+
+def preview(image: Image.Image, max_side: int) -> Image.Image:
+    """A copy no larger than `max_side` on either axis, for display."""
+    if max(image.size) <= max_side:
+        return image
+    copy = image.copy()
+    copy.thumbnail((max_side, max_side), Image.BILINEAR)
+    return copy

@@ -84,14 +84,15 @@ def marks_json(name: str, marks: list[Mark]) -> str:
     return json.dumps({"photos": {name: [mark.to_dict() for mark in marks]}}, indent=1)
 
 
-def rasterize(marks: list[Mark], size: tuple[int, int]) -> np.ndarray | None:
-    """(H, W) int8 at `size` = (width, height): 1 pet, 0 background, -1 unmarked; None without marks."""
+def rasterize(marks: list[Mark], size: tuple[int, int], scale: float = 1.0) -> np.ndarray | None:
+    """(H, W) int8 at `size` = (width, height): 1 pet, 0 background, -1 unmarked; None without marks.
+    `scale`: `size` over the photo's size (marks are in the photo's pixels; a preview is smaller)."""
     if not marks:
         return None
     canvas = Image.new("L", size, 255)  # 255: unmarked (0 and 1 are the labels)
     draw = ImageDraw.Draw(canvas)
     for mark in marks:  # drawn in order: a later mark wins where they overlap; Pillow clips to the photo
-        draw.polygon(list(mark.points), fill=int(mark.label == "pet"))
+        draw.polygon([(x * scale, y * scale) for x, y in mark.points], fill=int(mark.label == "pet"))
     raster = np.asarray(canvas).astype(np.int8)
     raster[np.asarray(canvas) == 255] = NOT_MARKED
     return raster

@@ -94,10 +94,8 @@ def output_makers(
         "colour": lambda: render.png_bytes(render.colourise(result.trimap)),
         "overlay": lambda: render.png_bytes(render.overlay(result.photo.rgb, result.trimap, overlay_alpha)),
         "npy": lambda: _npy_bytes(result.probabilities),
-        "cutout": lambda: render.png_bytes(
-            render.cutout(result.photo.rgb, matte_once(), cutout.background, cutout.crop)
-        ),
-        "alpha": lambda: render.png_bytes(render.alpha_image(matte_once(), cutout.crop)),
+        "cutout": lambda: render.png_bytes(render.cutout(result.photo.rgb, matte_once(), cutout)),
+        "alpha": lambda: render.png_bytes(render.alpha_image(matte_once(), cutout)),
     }
     return {stem + SUFFIXES[kind]: makers[kind] for kind in formats}
 

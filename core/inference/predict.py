@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from core.config import DEFAULT_MODEL_PATH, RuntimeConfig, ViewConfig
-from core.data.imaging import ImageError, ImageSource, Photo
+from core.data.imaging import ImageError, ImageSource, Photo, preview
 from core.data.labels import Class, TrimapValue
 from core.inference.marks import Mark, rasterize
 from core.inference.matte import Matte, compute_matte
@@ -121,10 +121,14 @@ class Segmentation:
         trimap = probabilities_to_trimap(self.resolved, self.photo.size)
         return drop_stray_pet_regions(trimap) if self.cleanup else trimap
 
-    def matte(self, refine: str = "matting", marks: list[Mark] | None = None) -> Matte:
+    def matte(self, refine: str = "matting", marks: list[Mark] | None = None, max_side: int | None = None) -> Matte:
         """The alpha matte at the photo's size (`core.inference.matte`); empty when no pet was found (and none
-        is marked). `marks`: touch-up marks in the photo's pixels (`core.inference.marks`), obeyed."""
-        return compute_matte(self.photo.rgb, self.resolved, refine, marks=rasterize(marks or [], self.photo.size))
+        is marked). `marks`: touch-up marks in the photo's pixels (`core.inference.marks`), obeyed.
+        `max_side`: made for a screen instead, at most this large (a 12 MP photo's matte costs seconds more,
+        which a 1024 px view does not show)."""
+        photo = self.photo.rgb if max_side is None else preview(self.photo.rgb, max_side)
+        scale = photo.width / self.photo.size[0]
+        return compute_matte(photo, self.resolved, refine, marks=rasterize(marks or [], photo.size, scale))
 
     @property
     def found_pet(self) -> bool:

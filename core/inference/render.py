@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter
+from scipy import ndimage
 
 from core.data.imaging import ImageError, Photo
-from core.data.labels import CLASS_COLOURS, NUM_CLASSES, TrimapValue, to_class_index
+from core.data.labels import CLASS_COLOURS, NUM_CLASSES, Class, TrimapValue, to_class_index
 from core.errors import PetSegError
+from core.inference.effects import Outline, decorate
+from core.inference.marks import Mark
 from core.inference.matte import PET_THRESHOLD, Matte
 
 HEX_COLOUR = re.compile(r"^#([0-9a-fA-F]{6})$")
@@ -58,15 +61,6 @@ def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=1 if image.width * image.height > FAST_PNG_PIXELS else 6)
     return buffer.getvalue()
-
-
-def preview(image: Image.Image, max_side: int) -> Image.Image:
-    """A copy no larger than `max_side` on either axis, for display."""
-    if max(image.size) <= max_side:
-        return image
-    copy = image.copy()
-    copy.thumbnail((max_side, max_side), Image.BILINEAR)
-    return copy
 
 
 class BackgroundError(PetSegError, ValueError):
@@ -112,11 +106,14 @@ class Background:
 
 @dataclass(frozen=True)
 class CutoutOptions:
-    """How cut-outs are made: the matte's refinement, the background, cropped to the pet or not."""
+    """How cut-outs are made: the matte's refinement, the background, cropped to the pet or not, and
+    the sticker effects (`core.inference.effects`): a drop shadow, an outline."""
 
     refine: str = "matting"
     background: Background = Background()
     crop: bool = False
+    shadow: bool = False
+    outline: Outline | None = None
 
 
 def cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
@@ -146,11 +143,11 @@ def background_image(background: Background, photo: Image.Image) -> Image.Image:
     return Image.new("RGB", photo.size, background.colour)
 
 
-def crop_box(alpha: np.ndarray, margin: float = 0.05) -> tuple[int, int, int, int]:
-    """(left, top, right, bottom) around every pixel with alpha > 0.5, widened by `margin` of the
-    box's size on each side; the whole photo when there is no pet."""
-    rows = np.flatnonzero((alpha > PET_THRESHOLD).any(axis=1))
-    columns = np.flatnonzero((alpha > PET_THRESHOLD).any(axis=0))
+def crop_box(alpha: np.ndarray, margin: float = 0.05, threshold: float = PET_THRESHOLD) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) around every pixel with alpha > `threshold`, widened by `margin` of
+    the box's size on each side; the whole photo when there is no pet."""
+    rows = np.flatnonzero((alpha > threshold).any(axis=1))
+    columns = np.flatnonzero((alpha > threshold).any(axis=0))
     height, width = alpha.shape
     if not len(rows):
         return 0, 0, width, height
@@ -164,21 +161,41 @@ def crop_box(alpha: np.ndarray, margin: float = 0.05) -> tuple[int, int, int, in
     )
 
 
+EFFECT_CROP_THRESHOLD = 0.1
+"""A cut-out with a shadow or outline is cropped around what shows of them too (the shadow is faint)."""
+
+
+def _crop_of(alpha8: np.ndarray, options: CutoutOptions, margin: float) -> tuple[int, int, int, int]:
+    """The crop around a cut-out's alpha (`alpha8`, with its effects when `options` draw them)."""
+    decorated = options.shadow or options.outline is not None
+    return crop_box(alpha8 / 255.0, margin, EFFECT_CROP_THRESHOLD if decorated else PET_THRESHOLD)
+
+
+def cutout_box(matte: Matte, options: CutoutOptions, margin: float = 0.05) -> tuple[int, int, int, int]:
+    """The crop of a cut-out made with `options`: around the pet, or around the pet, its outline and
+    its shadow when they are drawn (so the alpha file, cropped the same, lines up with the cut-out)."""
+    alpha8 = matte.alpha8
+    if options.shadow or options.outline is not None:
+        _, alpha8 = decorate(np.zeros((*alpha8.shape, 3), np.uint8), alpha8, options.outline, options.shadow)
+    return _crop_of(alpha8, options, margin)
+
+
 def cutout(
-    photo: Image.Image, matte: Matte, background: Background = Background(), crop: bool = False, margin: float = 0.05
+    photo: Image.Image, matte: Matte, options: CutoutOptions = CutoutOptions(), margin: float = 0.05
 ) -> Image.Image:
-    """The pet cut out: RGBA on a transparent background, else RGB on the chosen background."""
-    if matte.foreground is not None:
-        foreground = Image.fromarray(matte.foreground)
-    else:
-        foreground = photo if photo.mode == "RGB" else photo.convert("RGB")
-    alpha = Image.fromarray(matte.alpha8, mode="L")
-    if background.transparent:
-        result = foreground.convert("RGBA")
+    """The pet cut out as `options` say: RGBA on a transparent background, else RGB on the chosen
+    background; with its outline and drop shadow when asked for; cropped to them when asked."""
+    foreground = np.asarray(photo.convert("RGB")) if matte.foreground is None else matte.foreground
+    alpha8 = matte.alpha8
+    if options.shadow or options.outline is not None:
+        foreground, alpha8 = decorate(foreground, alpha8, options.outline, options.shadow)
+    colours, alpha = Image.fromarray(foreground), Image.fromarray(alpha8, mode="L")
+    if options.background.transparent:
+        result = colours.convert("RGBA")
         result.putalpha(alpha)
     else:
-        result = Image.composite(foreground, background_image(background, photo.convert("RGB")), alpha)
-    return result.crop(crop_box(matte.alpha8 / 255.0, margin)) if crop else result
+        result = Image.composite(colours, background_image(options.background, photo.convert("RGB")), alpha)
+    return result.crop(_crop_of(alpha8, options, margin)) if options.crop else result
 
 
 def scaled(matte: Matte, size: tuple[int, int]) -> Matte:
@@ -209,11 +226,25 @@ def on_checkerboard(image: Image.Image, square: int = 12) -> Image.Image:
     return background.convert("RGB")
 
 
-def alpha_image(matte: Matte, crop: bool = False, margin: float = 0.05) -> Image.Image:
-    """The matte as an 8-bit greyscale picture (0 background .. 255 pet), at the photo's size, or
-    cropped to the pet exactly as `cutout` crops (so the two files line up pixel for pixel)."""
+def alpha_image(matte: Matte, options: CutoutOptions = CutoutOptions(), margin: float = 0.05) -> Image.Image:
+    """The pet's matte as an 8-bit greyscale picture (0 background .. 255 pet), at the photo's size,
+    or, with `options.crop`, cropped exactly as `cutout` crops (so the two files line up pixel for pixel)."""
     image = Image.fromarray(matte.alpha8, mode="L")
-    return image.crop(crop_box(matte.alpha8 / 255.0, margin)) if crop else image
+    return image.crop(cutout_box(matte, options, margin)) if options.crop else image
+
+
+def before_after(before: Image.Image, after: Image.Image, share: float, line: int = 2) -> Image.Image:
+    """One picture: `before` left of a white line at `share` of the width, `after` right of it (a
+    before/after slider drawn by the server; both pictures of one size)."""
+    result = after.convert("RGB").copy()
+    split = round(share * result.width)
+    if split > 0:
+        result.paste(before.convert("RGB").crop((0, 0, split, result.height)), (0, 0))
+    if 0 < split < result.width:
+        result.paste(
+            (255, 255, 255), (max(0, split - line // 2), 0, min(result.width, split + line - line // 2), result.height)
+        )
+    return result
 
 
 def side_by_side(images: list[Image.Image], gap: int = 6) -> Image.Image:
@@ -226,3 +257,27 @@ def side_by_side(images: list[Image.Image], gap: int = 6) -> Image.Image:
         row.paste(image.convert("RGB"), (left, 0))
         left += image.width + gap
     return row
+
+
+OUTLINE_COLOUR = (255, 0, 255)
+"""The cut-out's outline on the touch-up surface: magenta, unlike any class colour or most photos."""
+
+
+def touchup_surface(photo: Image.Image, alpha8: np.ndarray, marks: list[Mark], scale: float = 1.0) -> Image.Image:
+    """What touch-up draws on: the photo with the cut-out's current outline (magenta, where alpha
+    crosses one half; `alpha8` at the photo's size) and every mark filled faintly and outlined in its
+    class colour (`marks` in photo pixels, `scale` = this photo's size over theirs), later marks on top."""
+    pet = alpha8 >= 128
+    thickness = max(1, round(max(photo.size) / 400))
+    edge = pet & ~ndimage.binary_erosion(pet, iterations=thickness, border_value=1)
+    base = np.asarray(photo.convert("RGB")).copy()
+    base[edge] = OUTLINE_COLOUR
+    surface = Image.fromarray(base).convert("RGBA")
+    layer = Image.new("RGBA", surface.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    for mark in marks:
+        colour = tuple(int(c) for c in CLASS_COLOURS[Class.PET if mark.label == "pet" else Class.BACKGROUND])
+        points = [(x * scale, y * scale) for x, y in mark.points]
+        draw.polygon(points, fill=(*colour, 90), outline=(*colour, 255), width=max(2, thickness * 2))
+    surface.alpha_composite(layer)
+    return surface.convert("RGB")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import streamlit as st
 
@@ -13,27 +13,36 @@ from core.data.imaging import (
     ImageError,
     Photo,
     load_trimap,
+    preview,
     resize_mask,
 )
 from core.data.labels import to_class_index
 from core.data.sample import sample_pairs
 from core.evaluation.compare import disagreement_image, pet_disagreement
 from core.inference import render
+from core.inference.effects import Outline
 from core.inference.marks import Mark
 from core.inference.matte import Matte
 from core.inference.outputs import output_makers, output_stems, zip_outputs
 from core.inference.predict import Segmentation
-from core.inference.render import Background, CutoutOptions, colourise, overlay, preview
+from core.inference.render import Background, CutoutOptions, colourise, overlay
 from core.model.metrics import image_scores
 from core.serving.catalog import ModelEntry
 from dashboard import state, touchup
 from dashboard.legend import show_legend
 
 VIEWS = ["Side by side", "Overlay", "Mask", "Cut-out"]
-# Times measured on 12 MP photos on an idle 2-core server: `python -m bench.cutout` (matting 2.1-2.5 s,
-# fast 0.25-0.35 s) and `python -m bench.touchup` (matting 3.7-4.2 s on a cat with a wider border band);
-# a photo of a few megapixels takes a fraction of them, a busy server longer.
-REFINE_LABELS = {"Matting (fur; 2-4 s for 12 MP)": "matting", "Fast (about 0.3 s for 12 MP)": "fast"}
+# The Cut-out view's matte is made at the page's preview size (1024 px), whatever the photo's size;
+# `python -m bench.cutout` times it ("view" rows, 12 MP photos on an idle 2-core server): matting
+# 1.3-3 s (its cost follows the width of the predicted border, not the photo's size), fast 0.1-0.2 s,
+# plus about a second for the page to receive and draw the pictures. Downloads are made at full size.
+REFINE_LABELS = {"Matting (fur; 2-4 s)": "matting", "Fast (about 1 s)": "fast"}
+REFINE_HELP = (
+    "Matting solves the pet's soft edges (fur) on the photo itself: 2-4 s from choosing it to the cut-out on "
+    "screen, for any photo size (the view is made at 1024 px; a download at the photo's size takes longer). "
+    "Fast fits the prediction's edge to the photo's edges: about a second to the screen."
+)
+OUTLINE_WIDTHS = (2, 200)  # the outline slider's range, in the photo's own pixels (as the CLI's and API's `outline`)
 LARGE_PHOTO_PIXELS = 4_000_000  # above this, the page says that downloads are made when clicked and take seconds
 BACKGROUNDS = ["Transparent", "Colour", "Blurred photo", "Image"]
 DOWNLOAD_FORMATS = ("cutout", "alpha", "colour", "overlay", "mask")
@@ -73,15 +82,12 @@ def camera_shot() -> tuple[str, bytes] | None:
 
 
 def cutout_controls() -> CutoutOptions:
-    """Refinement, background and crop of the cut-out view, in a row above the cut-out: always in
-    view beside what they change (a popover covered two thirds of the cut-out); a phone stacks them."""
+    """Refinement, background, crop and the sticker effects of the cut-out view, in rows above the
+    cut-out: always in view beside what they change (a popover covered two thirds of the cut-out);
+    a phone stacks them."""
     edges, backdrop, cropping = st.columns([5, 4, 2], vertical_alignment="bottom")
     refine_label = edges.segmented_control(
-        "Refine edges",
-        list(REFINE_LABELS),
-        default=next(iter(REFINE_LABELS)),
-        key="refine",
-        help="Matting solves the pet's soft edges (fur) on the photo itself; Fast upscales the prediction.",
+        "Refine edges", list(REFINE_LABELS), default=next(iter(REFINE_LABELS)), key="refine", help=REFINE_HELP
     ) or next(iter(REFINE_LABELS))
     choice = backdrop.selectbox("Background", BACKGROUNDS, key="background")
     crop = cropping.toggle("Crop to pet", key="crop")
@@ -98,7 +104,14 @@ def cutout_controls() -> CutoutOptions:
                 background = Background("image", image=Photo.open(upload.getvalue()).rgb)
             except ImageError as error:
                 st.error(f"Cannot use {upload.name} as background: {error}")
-    return CutoutOptions(REFINE_LABELS[refine_label], background, crop)
+    shadow_column, outline_column, width_column, colour_column = st.columns([2, 2, 4, 2], vertical_alignment="bottom")
+    shadow = shadow_column.toggle("Shadow", key="shadow", help="A soft drop shadow under the pet.")
+    outline = None
+    if outline_column.toggle("Outline", key="outline", help="A sticker outline around the pet."):
+        width = width_column.slider("Outline width (photo px)", *OUTLINE_WIDTHS, 12, key="outline_width")
+        colour = colour_column.color_picker("Outline colour", "#ffffff", key="outline_colour")
+        outline = Outline.parse(f"{width}px,{colour}")
+    return CutoutOptions(REFINE_LABELS[refine_label], background, crop, shadow, outline)
 
 
 def display_controls(view: str) -> tuple[bool, bool, float, CutoutOptions]:
@@ -283,8 +296,8 @@ def display_choices() -> Display:
 
 
 def show_views(result: Segmentation, data: bytes, name: str, display: Display, index: int) -> Matte | None:
-    """The chosen view, drawn at screen size (not 12 MP); returns the matte when the cut-out made one
-    (obeying the photo's touch-up marks, whose controls sit under the cut-out)."""
+    """The chosen view, drawn at screen size (not 12 MP); returns the cut-out's matte when it was made
+    at the photo's full size (a small photo), for the downloads to reuse; they make it otherwise."""
     photo = preview(result.photo.rgb, state.settings().preview_side)
     shown = render.scaled_trimap(result.trimap, photo.size)
     if display.view == "Side by side":  # one picture: side by side on a phone too (columns would stack)
@@ -297,21 +310,43 @@ def show_views(result: Segmentation, data: bytes, name: str, display: Display, i
     if display.view == "Mask":
         single_view().image(colourise(shown), caption="Mask", width="stretch")
         return None
-    cutout = display.cutout
-    cut_slot = single_view()  # filled after the touch-up controls, so a new mark shows at once
-    marks = touchup.controls(index, name, data, photo, result.photo.size[0])
-    with st.spinner("Refining the edges…"):
-        matte = state.matte(data, name, display.cleanup, display.tta, cutout.refine, tuple(marks))
-    cut = render.cutout(photo, render.scaled(matte, photo.size), cutout.background, cutout.crop)
-    cut_slot.image(
-        render.on_checkerboard(cut) if cutout.background.transparent else cut,
+    options = display.cutout
+    scale = photo.width / result.photo.size[0]
+    marks = touchup.current_marks(index, name, data, 1 / scale)
+    waiting = "Refining the edges (matting: a few seconds)…" if options.refine == "matting" else "Refining the edges…"
+    with st.spinner(waiting):
+        matte = state.view_matte(data, name, display.cleanup, display.tta, options.refine, tuple(marks))
+    cut_column, touch_column = st.columns(2)  # the cut-out in view beside the touch-up surface; a phone stacks them
+    cut = render.cutout(photo, render.scaled(matte, photo.size), view_options(options, scale))
+    shown_cut = render.on_checkerboard(cut) if options.background.transparent else cut
+    share = cut_column.slider(
+        "Before / after", 0, 100, 0, format="%d%%", key=f"before-after-{index}",
+        help="Drag to show the photo left of the line and the cut-out right of it.",
+    )  # fmt: skip
+    if share and not options.crop:
+        shown_cut = render.before_after(photo, shown_cut, share / 100)
+    full_size = matte.alpha8.shape[::-1] == result.photo.size
+    cut_column.image(
+        shown_cut,
         width="stretch",
         caption=f"Cut-out ({matte.refine}, edges refined in {matte.seconds * 1000:.0f} ms"
-        + (f", {len(marks)} touch-up mark(s))" if marks else ")"),
+        + (f", {len(marks)} touch-up mark(s)" if marks else "")
+        + (")" if full_size else f"; shown at {photo.width}×{photo.height}, downloads at the photo's full size)"),
     )
     if matte.is_empty and result.found_pet:
-        st.warning("The pet found is too faint to cut out: the cut-out is empty.")
-    return matte
+        cut_column.warning("The pet found is too faint to cut out: the cut-out is empty.")
+    with touch_column:
+        surface = render.touchup_surface(photo, render.scaled(matte, photo.size).alpha8, marks, scale)
+        touchup.controls(index, name, data, surface)
+    return matte if full_size else None
+
+
+def view_options(options: CutoutOptions, scale: float) -> CutoutOptions:
+    """The cut-out options for a view `scale` times the photo's size: the outline's width is in the
+    photo's pixels (as in the downloads), so a smaller view draws it in proportion."""
+    if options.outline is None or scale == 1:
+        return options
+    return replace(options, outline=Outline(max(1, round(options.outline.width * scale)), options.outline.colour))
 
 
 def show_ground_truth(pair: Pair, result: Segmentation) -> None:
@@ -360,10 +395,10 @@ def show_figures_and_downloads(
     index: int, stem: str, result: Segmentation, display: Display, matte: Matte | None, marks: list[Mark]
 ) -> None:
     width, height = result.photo.size
-    stats = st.columns(4)
-    stats[0].metric("Pet share", f"{result.pet_fraction:.1%}")
-    stats[1].metric("Prediction time", f"{result.seconds * 1000:.0f} ms")
-    stats[2].metric("Photo size", f"{width}×{height}")
+    st.markdown(  # one line, not three metric cards: on a phone the figures share the first screen with the result
+        f"**Pet share** {result.pet_fraction:.1%} · **prediction** {result.seconds * 1000:.0f} ms · "
+        f"**photo** {width}×{height} ({width * height / 1e6:.1f} MP)"
+    )
     if width * height > LARGE_PHOTO_PIXELS:
         st.caption(
             f"Each download of this {width * height / 1e6:.1f} MP photo is made when you click it: a few "

@@ -249,6 +249,8 @@ def test_a_lasso_drawn_on_the_cut_out_changes_its_alpha_exactly_there(streamlit_
     before = cutout_alpha()
     wait_until_idle(page)
     page.get_by_text("Touch up: mark a region as pet or background").click()
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 0  # Draw off: a picture, a swipe scrolls
+    page.get_by_text("Draw", exact=True).click()  # drawing is a mode the person turns on
     plot = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first
     plot.wait_for(timeout=60_000)
     plot.scroll_into_view_if_needed()

@@ -26,6 +26,7 @@ from starlette.exceptions import HTTPException
 
 from core.config import RuntimeConfig, ServeConfig
 from core.errors import PetSegError
+from core.inference.effects import OptionError, Outline
 from core.inference.outputs import output_makers, output_stems
 from core.inference.render import Background, BackgroundError, CutoutOptions
 from core.serving.api.batching import Overloaded
@@ -80,6 +81,7 @@ def install_error_handlers(app: FastAPI, config: ServeConfig) -> None:
 
     @app.exception_handler(UnknownModel)
     @app.exception_handler(BackgroundError)
+    @app.exception_handler(OptionError)
     async def unknown_value(request: Request, exc: PetSegError):
         return error(422, str(exc))
 
@@ -243,6 +245,10 @@ def create_app(config: ServeConfig) -> FastAPI:
         refine: Annotated[Refine, Query(description="Cut-out and alpha edges: fast or matting")] = "matting",
         background: Annotated[str, Query(description="transparent, blur or #RRGGBB")] = "transparent",
         crop: Annotated[bool, Query(description="Crop the cut-out to the pet")] = False,
+        shadow: Annotated[bool, Query(description="A soft drop shadow under the cut-out pet")] = False,
+        outline: Annotated[
+            str | None, Query(description="A sticker outline around the cut-out pet: WIDTHpx[,#RRGGBB], e.g. 12px")
+        ] = None,
         cleanup: Annotated[bool, Query(description="Drop pet regions under a tenth of the largest")] = False,
         tta: Annotated[bool, Query(description="Average with the mirrored photo: better, 2x compute")] = False,
         whole_photo_only: Annotated[
@@ -251,7 +257,8 @@ def create_app(config: ServeConfig) -> FastAPI:
         model: Annotated[str | None, Query(description="A model of GET /v1/models; default: the server's")] = None,
     ) -> Response:
         started = time.perf_counter()
-        options = CutoutOptions(refine, Background.parse(background, files=False), crop)
+        stroke = Outline.parse(outline) if outline else None
+        options = CutoutOptions(refine, Background.parse(background, files=False), crop, shadow, stroke)
         served = await pool.get(model, tta, whole_photo_only)
         name, data = await read_photo(request, config.max_body_bytes)
         if not data:

@@ -192,9 +192,9 @@ def test_fast_edges_follow_the_photo_not_the_models_grid_and_lose_the_background
     """A 12x enlarged photo of a disc with the prediction on a coarse 16-cell grid: plain upscaling
     shows the grid's steps; the guided `fast` edge lies closer to the photo's own circle, and its edge
     pixels carry the pet's colour, not a blend with the blue background (no halo)."""
-    from core.config import MatteConfig
-
     from PIL import ImageFilter
+
+    from core.config import MatteConfig
 
     photo = disc_photo(size=(768, 512)).filter(ImageFilter.GaussianBlur(3))  # a soft edge, as fur has
     coarse = np.asarray(Image.fromarray((disc_probabilities(band=0.0) * 255).astype(np.uint8)).resize((16, 16)))

@@ -21,8 +21,8 @@
    side; a pet counts as found when its half of the mask holds at least half the pet area the
    model finds in its photo alone.
 4. Time on this CPU for a 12-megapixel photo: photo -> mask (the plain path), -> `fast` cut-out,
-   -> `matting` cut-out (the RGBA image; PNG encoding reported apart), medians; first model only,
-   skipped with `--repeats 0`.
+   -> `matting` cut-out (the RGBA image; PNG encoding reported apart), and the mattes the dashboard's
+   Cut-out view makes (1024 px), medians; first model only, skipped with `--repeats 0`.
 
 Several `--model`s, `--tta` (each model also with flip test-time augmentation) and `--whole-only`
 (each model also seeing the whole photo only, without `core.inference.views`' square crops) put the
@@ -59,6 +59,8 @@ PAIRED_PETS = (
     "boxer_1", "Persian_10", "pug_10", "Siamese_109", "samoyed_1",
 )  # fmt: skip
 MIN_BACKGROUND_SIDE = 48
+VIEW_SIDE = 1024
+"""The dashboard's preview side (`AppConfig.preview_side`): its Cut-out view's matte is made at this size."""
 THIN_PART_PHOTOS = ("american_bulldog_181", "Bengal_37", "Bengal_113", "Abyssinian_151", "Bengal_29")
 """Issue 28: photos where u2netp's mask beat PetSeg's by the most, mostly on tails, legs and ears."""
 
@@ -243,6 +245,11 @@ def speed(segmenter: Segmenter, photo_path: Path, repeats: int) -> dict[str, flo
     figures = {"mask": median_seconds(lambda: segmenter.segment(jpeg).trimap, repeats)}
     for method in METHODS[1:]:
         figures[f"{method} cut-out"] = median_seconds(lambda method=method: cut(method), repeats)
+    result = segmenter.segment(jpeg)
+    for refine in ("fast", "matting"):  # what the dashboard's Cut-out view makes (its preview size)
+        figures[f"{refine} matte for a {VIEW_SIDE} px view"] = median_seconds(
+            lambda refine=refine: result.matte(refine, max_side=VIEW_SIDE), repeats
+        )
     image = cut("fast")
     figures["PNG encoding of the 12 MP RGBA cut-out"] = median_seconds(
         lambda: png_bytes(image), max(1, repeats // 2), 1

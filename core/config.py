@@ -304,3 +304,38 @@ class ServeConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.batch_window_ms < 0:
             raise ValueError(f"batch_window_ms must be >= 0, got {self.batch_window_ms}")
+
+
+@dataclass(frozen=True)
+class ClipLimits:
+    """What a video clip may be (`core.video.clip`): checked from the container before any frame is decoded."""
+
+    max_seconds: float = 60.0
+    max_frames: int = 1800
+    max_long_side: int = 3840
+    """4K UHD: 3840x2160, either way up."""
+    max_short_side: int = 2160
+
+    def __post_init__(self) -> None:
+        if min(self.max_seconds, self.max_frames, self.max_long_side, self.max_short_side) <= 0:
+            raise ValueError("clip limits must be positive")
+
+
+@dataclass(frozen=True)
+class SteadyConfig:
+    """How `core.video.steady` steadies masks from frame to frame: a moving average of the class
+    probabilities on the model's grid whose weight on the new frame rises where the picture changed."""
+
+    weight: float = 0.3
+    """The new frame's weight where nothing moved (0.3: about three frames of memory)."""
+    motion_gain: float = 20.0
+    """Added weight per unit of grey-level change beyond `noise` (a moving pet follows at once)."""
+    noise: float = 0.02
+    """Grey-level change (0..1) a still picture shows from frame to frame (sensor noise, compression)."""
+    scene_cut: float = 0.25
+    """A mean grey-level change above this is a cut: the average starts again."""
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0 < self.weight <= 1:
+            raise ValueError(f"weight must be in (0, 1], got {self.weight}")

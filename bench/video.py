@@ -127,9 +127,7 @@ def main() -> None:
             clip = hd_clip(pairs[0], Path(folder), args.seconds)
             print(f"\n{args.seconds} s 1080p clip at 30 frames/s to a VP9-alpha WebM cut-out (fast):")
             for label, (alone, total) in speed(models, clip).items():
-                print(
-                    f"  {label:<12} segmenting {alone:5.1f} frames/s, with the cut-out and encoding {total:5.1f} frames/s"
-                )
+                print(f"  {label:<12} segmenting {alone:5.1f} frames/s, with cut-out and encoding {total:5.1f}")
 
 
 if __name__ == "__main__":

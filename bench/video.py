@@ -9,7 +9,8 @@
    border left out) and the flicker, the mean |alpha change| between consecutive frames within
    `FLICKER_BAND` px of the true outline (where a still pet's mask shimmers).
 2. Speed: a 10 s 1080p clip (30 frames/s, a validation photo panned) to a VP9-alpha WebM cut-out
-   (`fast`), frames per second, for each model, segmenting alone and with the encoding.
+   (`fast`), frames per second, for each model, segmenting alone and with the encoding; and what
+   `matting` costs per 1080p frame.
 """
 
 from __future__ import annotations
@@ -99,6 +100,17 @@ def speed(models: dict[str, Segmenter], clip: Path) -> dict[str, tuple[float, fl
     return figures
 
 
+def matting_seconds(segmenter: Segmenter, clip: Path, frames: int = 3) -> float:
+    """Median seconds of `matting` on one of the clip's frames (what `--refine matting` adds per frame)."""
+    results = [result for result, _ in zip(steadied_results(segmenter, read_frames(clip)), range(frames))]
+    timings = []
+    for result in results:
+        started = time.perf_counter()
+        result.matte("matting")
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
 def main() -> None:
     from bench.cutout import native_validation_pairs
 
@@ -126,6 +138,7 @@ def main() -> None:
         if args.seconds:
             clip = hd_clip(pairs[0], Path(folder), args.seconds)
             print(f"\n{args.seconds} s 1080p clip at 30 frames/s to a VP9-alpha WebM cut-out (fast):")
+            print(f"  matting, per 1080p frame (petseg): {matting_seconds(models['petseg'], clip):.2f} s")
             for label, (alone, total) in speed(models, clip).items():
                 print(f"  {label:<12} segmenting {alone:5.1f} frames/s, with cut-out and encoding {total:5.1f}")
 

@@ -37,6 +37,10 @@ from core.inference.marks import read_marks_file
 from core.inference.matte import REFINE_LEVELS
 from core.inference.outputs import DEFAULT_FORMATS, FORMATS
 from core.inference.render import Background, CutoutOptions
+from core.video.encode import VIDEO_KINDS
+
+MATTING_SECONDS_PER_HD_FRAME = "1-2.5"
+"""Seconds of `matting` per 1080p frame, measured on three bundled photos (`python -m bench.video`)."""
 
 EXIT_ERROR = 2
 TTA_HELP = "average with the prediction of the mirrored photo: better masks, twice the compute"
@@ -229,8 +233,17 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--refine",
         choices=REFINE_LEVELS,
-        default="matting",
-        help="cut-out and alpha edges: fast (upscaled prediction) or matting (alpha matting on the photo)",
+        default=None,
+        help="cut-out and alpha edges: fast (the prediction fitted to the photo's edges) or matting (alpha "
+        "matting on the photo); default: matting for photos, fast for clips (matting costs about "
+        f"{MATTING_SECONDS_PER_HD_FRAME} s a 1080p frame here, bench/RESULTS.md)",
+    )
+    predict.add_argument(
+        "--video-format",
+        choices=VIDEO_KINDS,
+        default="webm",
+        help="a clip's transparent cut-out: webm (VP9 with alpha, plays in browsers), mov (ProRes 4444, for "
+        "editors) or gif (a short loop, at most 12 frames/s and 480 px); its other videos are MP4 (H.264)",
     )
     predict.add_argument(
         "--background",
@@ -416,36 +429,45 @@ def run_predict(args: argparse.Namespace) -> int:
     if unknown:
         raise CommandError(f"unknown --format {', '.join(unknown)}; choose from {', '.join(FORMATS)} (comma separated)")
     outline = Outline.parse(args.outline) if args.outline else None
-    cutout = CutoutOptions(args.refine, Background.parse(args.background), args.crop, args.shadow, outline)
+    background = Background.parse(args.background)
+    cutout = CutoutOptions(args.refine or "matting", background, args.crop, args.shadow, outline)
     marks = read_marks_file(args.marks) if args.marks else None
     start_tensorflow(args.verbose)
     from core.inference.bulk import Shard, predict_tree
     from core.inference.predict import Segmenter
+    from core.video.bulk import predict_clips
+    from core.video.clip import is_clip_name
+    from core.video.segment_clip import CLIP_FORMATS, ClipRequest
 
     shard = Shard.parse(args.shard)
     views = view_config(args.whole_photo_only)
     segmenter = Segmenter(args.model, tta=args.tta, views=views, runtime=runtime_config(args))
+    photos = [path for path in args.paths if path.is_dir() or not is_clip_name(path.name)]
     summary = predict_tree(
-        segmenter,
-        args.paths,
-        args.out,
-        sys.stderr,
-        formats,
-        args.overwrite,
-        args.batch_size,
-        args.cleanup,
-        shard,
-        cutout,
-        marks,
-    )
+        segmenter, photos, args.out, sys.stderr, formats, args.overwrite, args.batch_size, args.cleanup, shard,
+        cutout, marks,
+    )  # fmt: skip
+    clip_formats = tuple(kind for kind in formats if kind in CLIP_FORMATS)
+    clip_cutout = CutoutOptions(args.refine or "fast", background, False, args.shadow, outline)
+    request = ClipRequest(clip_formats, clip_cutout, args.video_format, cleanup=args.cleanup) if clip_formats else None
+    clips = [path for path in args.paths if path.is_dir() or is_clip_name(path.name)]
+    clip_summary = predict_clips(segmenter, clips, args.out, sys.stderr, request, args.overwrite, shard)
+    clip_line = ""
+    if clip_summary.written or clip_summary.skipped_existing or clip_summary.failed:
+        clip_line = (
+            f"; clips: {clip_summary.written} segmented ({clip_summary.frames} frames, "
+            f"{clip_summary.frames_per_second:.1f} frames/s), {clip_summary.skipped_existing} already done, "
+            f"{len(clip_summary.failed)} failed"
+        )
     print(
         f"{summary.written} segmented, {summary.skipped_existing} already done (skipped; --overwrite redoes them), "
         f"{len(summary.failed)} failed; {summary.images_per_second:.1f} images/s on {segmenter.runtime} "
-        f"({segmenter.network.precision}); outputs in {args.out}"
+        f"({segmenter.network.precision}){clip_line}; outputs in {args.out}"
     )
-    if summary.failed:
-        print("failed files:\n  " + "\n  ".join(summary.failed), file=sys.stderr)
-    return EXIT_ERROR if summary.failed else 0
+    failed = summary.failed + clip_summary.failed
+    if failed:
+        print("failed files:\n  " + "\n  ".join(failed), file=sys.stderr)
+    return EXIT_ERROR if failed else 0
 
 
 def run_download(args: argparse.Namespace) -> int:

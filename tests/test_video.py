@@ -179,3 +179,27 @@ def test_clips_are_told_from_photos_by_their_first_bytes(tmp_path):
     assert looks_like_clip(b"\x1a\x45\xdf\xa3" + bytes(12))  # WebM / Matroska
     assert not looks_like_clip(b"\x00\x00\x00\x18ftypheic" + bytes(4))  # a HEIF photo
     assert not looks_like_clip(b"\xff\xd8\xff\xe0" + bytes(12))  # a JPEG
+
+
+def test_predict_takes_clips_beside_photos_resumes_and_lists_a_bad_clip(tmp_path, capsys):
+    from core.cli import main
+
+    folder = tmp_path / "pets"
+    folder.mkdir()
+    make_clip(folder, "pan", frames=6, name="walk.mp4")
+    sample()[0].save(folder / "cat.jpg")
+    args = ["predict", str(folder), "--model", str(LEAN), "--format", "cutout,alpha", "--out", str(tmp_path / "out")]
+    assert main(args) == 0
+    written = sorted(path.name for path in (tmp_path / "out").iterdir())
+    assert written == ["cat_alpha.png", "cat_cutout.png", "walk_alpha.mp4", "walk_cutout.webm"]
+    assert "clips: 1 segmented (6 frames" in capsys.readouterr().out
+    before = (tmp_path / "out" / "walk_cutout.webm").stat().st_mtime_ns
+    (folder / "broken.mov").write_bytes(b"\x00\x00\x00\x18ftypqt  " + bytes(64))
+    assert main([*args, "--video-format", "webm"]) == 2  # the broken clip fails; the rest is already done
+    captured = capsys.readouterr()
+    assert "error: broken.mov: not a video PetSeg can read" in captured.err
+    assert "clips: 0 segmented" in captured.out and "1 already done, 1 failed" in captured.out
+    assert (tmp_path / "out" / "walk_cutout.webm").stat().st_mtime_ns == before
+    assert main(["predict", str(folder / "walk.mp4"), "--model", str(LEAN), "--format", "mask",
+                 "--out", str(tmp_path / "masks")]) == 2  # fmt: skip
+    assert "a clip is written as cutout, alpha, overlay or colour" in capsys.readouterr().err

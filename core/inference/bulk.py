@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -83,9 +83,11 @@ def _is_image(name: str) -> bool:
     return not name.startswith(".") and Path(name).suffix.lower() in IMAGE_SUFFIXES
 
 
-def walk_folders(path: Path, exclude: Path | None = None) -> Iterator[tuple[Path, list[str]]]:
-    """(folder, sorted image file names) under `path`, one folder at a time; hidden entries and
-    the folder `exclude` (an output folder inside the input tree) are not entered."""
+def walk_folders(
+    path: Path, exclude: Path | None = None, accepts: Callable[[str], bool] = _is_image
+) -> Iterator[tuple[Path, list[str]]]:
+    """(folder, sorted names of the files `accepts`: images by default) under `path`, one folder at a
+    time; hidden entries and the folder `exclude` (an output folder inside the input tree) are not entered."""
     excluded = exclude.resolve() if exclude is not None else None
     for folder, subfolders, files in os.walk(path):
         subfolders[:] = sorted(
@@ -93,23 +95,23 @@ def walk_folders(path: Path, exclude: Path | None = None) -> Iterator[tuple[Path
             for name in subfolders
             if not name.startswith(".") and (excluded is None or (Path(folder) / name).resolve() != excluded)
         )
-        yield Path(folder), sorted(name for name in files if _is_image(name))
+        yield Path(folder), sorted(name for name in files if accepts(name))
 
 
-def planned(paths: list[Path], out: Path) -> Iterator[Planned]:
+def planned(paths: list[Path], out: Path, accepts: Callable[[str], bool] = _is_image) -> Iterator[Planned]:
     """Every input with its output folder and stem: a folder's tree is mirrored under `out`, files
-    given by name write to `out` itself."""
+    given by name write to `out` itself. In folders, only the files `accepts` (images by default)."""
     files = list(dict.fromkeys(path for path in paths if not path.is_dir()))
     for path, stem in zip(files, output_stems([path.name for path in files])):
         yield Planned(path, out, stem, path.name)
     for root in (path for path in paths if path.is_dir()):
-        for folder, names in walk_folders(root, exclude=out):
+        for folder, names in walk_folders(root, exclude=out, accepts=accepts):
             relative = folder.relative_to(root)
             for name, stem in zip(names, output_stems(names)):
                 yield Planned(folder / name, out / relative, stem, (relative / name).as_posix())
 
 
-def _remove_interrupted_writes(folder: Path, names: list[str]) -> None:
+def remove_interrupted_writes(folder: Path, names: list[str]) -> None:
     """Temporary files a killed run left for these outputs (`files.atomic_path` names them `.NAME.*`)."""
     for name in names:
         for stray in folder.glob(f".{name}.*"):
@@ -164,7 +166,7 @@ def predict_tree(
             progress.write(f"error: {result}", file=stream)
             continue
         files = output_files(item.stem, result, formats=formats, cutout=cutout, marks=(marks or {}).get(file.name))
-        _remove_interrupted_writes(item.folder, list(files))
+        remove_interrupted_writes(item.folder, list(files))
         for name, payload in files.items():
             write_bytes(item.folder / name, payload)
         summary.written += 1

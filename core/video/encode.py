@@ -33,6 +33,8 @@ CONTAINERS = {
 }
 AUDIO_CODECS = {"webm": ("libopus", 48000), "mov": ("aac", 44100), "mp4": ("aac", 44100)}
 TRANSPARENT_KINDS = ("webm", "mov", "gif")
+VIDEO_KINDS = TRANSPARENT_KINDS
+"""`--video-format`: the transparent cut-out's container (every other video is MP4)."""
 GIF_MAX_FPS = 12
 GIF_MAX_SIDE = 480
 

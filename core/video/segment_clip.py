@@ -22,13 +22,11 @@ from core.inference import render
 from core.inference.predict import Segmentation, Segmenter
 from core.inference.render import CutoutOptions
 from core.video.clip import ClipError, ClipInfo, ClipSource, check_limits, probe, read_frames
-from core.video.encode import VideoWriter
+from core.video.encode import VIDEO_KINDS, VideoWriter
 from core.video.steady import Steadier
 
 CLIP_FORMATS = ("cutout", "alpha", "overlay", "colour")
 """What a clip can be turned into (`--format`); a photo's `mask` and `npy` have no video form."""
-VIDEO_KINDS = ("webm", "mov", "gif")
-"""`--video-format`: the transparent cut-out's container (the other formats are always MP4)."""
 Progress = Callable[[int, int], None]
 
 

@@ -270,3 +270,85 @@ def test_the_readme_python_example_retries_a_full_server_until_every_photo_is_an
         alphas = list(pool.map(client, range(8)))
     assert len(set(alphas)) == 1 and alphas[0].startswith(b"\x89PNG")  # every client got the same matte
     assert 503 in statuses and statuses.count(200) == 8, statuses  # refused at first, answered in the end
+
+
+def clip_file(folder: Path, frames: int, size=(192, 128), fps: int = 15) -> Path:
+    from bench.clips import synthetic_frames, write_mp4
+    from core.data.imaging import load_trimap
+
+    stem = "Abyssinian_1"
+    photo = ROOT / "samples" / "pets" / "images" / f"{stem}.jpg"
+    trimap = load_trimap(ROOT / "samples" / "pets" / "annotations" / "trimaps" / f"{stem}.png")
+    from PIL import Image
+
+    made = [frame for frame, _ in synthetic_frames(Image.open(photo), trimap, "pan", frames, size)]
+    return write_mp4(folder / f"pan{frames}.mp4", made, fps)
+
+
+def video_frames(data: bytes) -> list:
+    import io
+
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        decoder = av.CodecContext.create("libvpx-vp9", "r")
+        return [
+            frame.to_ndarray(format="rgba")
+            for packet in container.demux(container.streams.video[0])
+            for frame in decoder.decode(packet)
+        ]
+
+
+def test_a_clip_is_answered_with_the_clis_video(server, tmp_path):
+    import numpy as np
+
+    clip = clip_file(tmp_path, 6)
+    answer = server.post_multipart(clip.name, clip.read_bytes(), "?format=cutout")
+    assert answer.status == 200, answer.body[:300]
+    assert answer.headers["content-type"] == "video/webm" and answer.headers["x-petseg-frames"] == "6"
+    assert answer.headers["content-disposition"] == 'inline; filename="pan6_cutout.webm"'
+    assert main(["predict", str(clip), "--out", str(tmp_path / "cli"), "--format", "cutout"]) == 0
+    ours, theirs = video_frames(answer.body), video_frames((tmp_path / "cli" / "pan6_cutout.webm").read_bytes())
+    assert len(ours) == len(theirs) == 6
+    assert all(np.abs(a.astype(int) - b.astype(int)).max() <= 2 for a, b in zip(ours, theirs))
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "words"),
+    [
+        ("long", 413, "is over the 60 s limit; cut it: ffmpeg -i long.mp4 -t 60"),
+        ("broken", 422, "broken.mov: not a video PetSeg can read"),
+        ("mask", 422, "a clip is answered as cutout, alpha, overlay, colour, not 'mask'"),
+    ],
+)
+def test_a_clip_over_a_limit_unreadable_or_asked_as_a_mask_is_refused(server, tmp_path, case, status, words):
+    if case == "long":
+        from PIL import Image
+
+        from bench.clips import write_mp4
+
+        clip = write_mp4(tmp_path / "long.mp4", [Image.new("RGB", (32, 32), (i, 0, 0)) for i in range(62)], fps=1)
+    elif case == "broken":
+        clip = tmp_path / "broken.mov"
+        clip.write_bytes(b"\x00\x00\x00\x18ftypqt  " + bytes(200))
+    else:
+        clip = clip_file(tmp_path, 2)
+    query = "?format=mask" if case == "mask" else ""
+    answer = server.post_multipart(clip.name, clip.read_bytes(), query)
+    assert answer.status == status and words in answer.json()["error"]
+
+
+def test_one_clip_at_a_time_while_photos_are_still_answered(server, tmp_path):
+    long_clip, short_clip = clip_file(tmp_path, 150, (256, 192)), clip_file(tmp_path, 2)
+    with ThreadPoolExecutor(1) as pool:
+        running = pool.submit(server.post_multipart, long_clip.name, long_clip.read_bytes(), "?format=alpha")
+        time.sleep(1.0)  # the long clip is uploaded in milliseconds and then takes seconds
+        busy = server.post_multipart(short_clip.name, short_clip.read_bytes(), "")
+        photo = server.post_photo(PHOTO.read_bytes(), "?format=mask")
+        still_running = not running.done()
+        finished = running.result(timeout=300)
+    assert still_running, "the long clip finished too soon for this test to mean anything"
+    assert busy.status == 503 and "one clip at a time" in busy.json()["error"] and busy.headers["retry-after"] == "1"
+    assert photo.status == 200  # a photo answered while the clip runs
+    assert finished.status == 200 and finished.headers["content-type"] == "video/mp4"
+    assert finished.headers["x-petseg-frames"] == "150"

@@ -558,3 +558,23 @@ def test_a_lasso_or_box_selection_becomes_a_mark_in_photo_pixels():
     box = {"box": [{"x": [1, 3], "y": [2, 6]}]}
     assert selection_to_mark(box, 1.0, "background").points == ((1, 2), (3, 2), (3, 6), (1, 6))
     assert selection_to_mark({"lasso": [], "box": []}, 1.0, "pet") is None
+
+
+def test_a_clip_upload_plays_beside_its_cut_out_with_a_frame_scrubber_and_downloads(app_env, tmp_path):
+    from tests.test_video import make_clip
+
+    clip, _ = make_clip(tmp_path, "pan", frames=6)
+    app = started()
+    app.file_uploader(key="uploads").set_value([("pan.mp4", clip.read_bytes(), "video/mp4")]).run()
+    assert not app.exception, app.exception
+    assert len(app.get("video")) == 2  # the original and the cut-out, side by side
+    assert "Cut-out (6 frames in" in texts(app) and "Touch-up is for photos" in texts(app)
+    keys = {button.key for button in app.get("download_button")}
+    assert {"clip-download-0-cutout", "clip-download-0-alpha", "clip-download-0-overlay"} <= keys
+    first = image_urls(app)[0]
+    app.slider(key="clip-frame-0").set_value(6).run()
+    assert not app.exception and image_urls(app)[0] != first  # another frame and its mask
+    assert image_captions(app)[0].startswith("Frame 6: the frame · its mask")
+    broken = b"\x00\x00\x00\x18ftypisom" + bytes(100)
+    app.file_uploader(key="uploads").set_value([("broken.mp4", broken, "video/mp4")]).run()
+    assert not app.exception and any("Cannot cut out broken.mp4: not a video" in e.value for e in app.error)

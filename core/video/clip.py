@@ -149,3 +149,15 @@ def read_frames(source: ClipSource, name: str | None = None) -> Iterator[Image.I
                 yield _displayed(frame)
     except av.FFmpegError as error:
         raise ClipError(f"{label}: the clip is damaged after its start ({error.strerror or error})") from None
+
+
+def frame_at(source: ClipSource, index: int, name: str | None = None) -> Image.Image:
+    """Frame `index` (0-based) of the clip, as displayed; the last one when the clip is shorter."""
+    last = None
+    for position, frame in enumerate(read_frames(source, name)):
+        last = frame
+        if position == index:
+            break
+    if last is None:
+        raise ClipError(f"{_name(source, name)}: the clip holds no frame")
+    return last

@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 
 import streamlit as st
 
+from core.config import ClipLimits
 from core.data.dataset import Pair
 from core.data.imaging import (
     MAX_FILE_BYTES,
@@ -28,8 +29,11 @@ from core.inference.predict import Segmentation
 from core.inference.render import Background, CutoutOptions, colourise, overlay
 from core.model.metrics import image_scores
 from core.serving.catalog import ModelEntry
-from dashboard import state, touchup
+from core.video.clip import looks_like_clip
+from dashboard import clip, state, touchup
 from dashboard.legend import show_legend
+
+CLIP_LIMITS = ClipLimits()
 
 VIEWS = ["Side by side", "Overlay", "Mask", "Cut-out"]
 # The Cut-out view's matte is made at the page's preview size (1024 px), whatever the photo's size;
@@ -191,10 +195,12 @@ def run() -> None:
     if segmenter is None:
         st.stop()
     uploads = st.file_uploader(  # any type: a file PetSeg cannot read gets its reason on the page, not in a tooltip
-        "Upload one or more photos", accept_multiple_files=True, key="uploads"
+        "Upload one or more photos or video clips", accept_multiple_files=True, key="uploads"
     )
     st.caption(  # on the page, not in a tooltip: the uploader's own size error shows on hover only
-        f"JPEG, PNG, WebP, GIF, BMP, TIFF; up to {MAX_FILE_BYTES // 2**20} MB, {MAX_PIXELS // 1_000_000} megapixels."
+        f"Photos: JPEG, PNG, WebP, GIF, BMP, TIFF; up to {MAX_FILE_BYTES // 2**20} MB, "
+        f"{MAX_PIXELS // 1_000_000} megapixels. Clips: MP4, MOV, WebM; up to {CLIP_LIMITS.max_seconds:g} s, "
+        f"{CLIP_LIMITS.max_frames:,} frames, 4K."
     )
     examples = {pair.stem: pair for pair in sample_pairs()}
     # the other sources folded away: on a phone the first screen after an upload shows the result
@@ -236,6 +242,12 @@ def run() -> None:
     for index, ((name, data), stem) in enumerate(zip(items, stems)):
         if len(items) > 1:  # one photo's name is on its file chip just above
             st.subheader(name)
+        if looks_like_clip(data[:16]):  # a video clip: cut out frame by frame (`dashboard.clip`)
+            if not clip.show_clip(index, name, data, display.cutout):
+                failed.append(name)
+            if progress is not None:
+                progress.progress((index + 1) / len(items), text=f"Segmented {index + 1} of {len(items)}")
+            continue
         try:
             with st.spinner(f"Segmenting {name}…"):  # decoding a 12 MP photo alone takes a second
                 result = state.segment(data, name, display.cleanup, display.tta)

@@ -33,12 +33,16 @@ from core.serving.api.batching import Overloaded
 from core.serving.api.docs import install_docs
 from core.serving.api.limits import BodyLimit, BodyTooLarge, PhotoSlots
 from core.serving.api.models import ModelPool, UnknownModel
+from core.video.clip import ClipError, ClipTooLarge, looks_like_clip
+from core.video.segment_clip import CLIP_FORMATS, ClipRequest, segment_clip_bytes
 
 CONFIG_ENVIRONMENT = "PETSEG_SERVE_CONFIG"
 """The server's `ServeConfig` as JSON, for the worker processes uvicorn starts."""
 API_FORMATS = ("mask", "overlay", "cutout", "alpha", "colour")
 Format = Literal["mask", "overlay", "cutout", "alpha", "colour"]
 Refine = Literal["fast", "matting"]
+VideoFormat = Literal["webm", "mov", "gif"]
+VIDEO_TYPES = {".webm": "video/webm", ".mov": "video/quicktime", ".mp4": "video/mp4", ".gif": "image/gif"}
 PHOTO_FIELD = "file"
 MODEL_EXAMPLE = {"name": "petseg", "default": True, "preset": "lean", "mean_iou": 0.7525, "pet_iou": 0.8762}
 log = logging.getLogger("petseg.api")
@@ -78,6 +82,14 @@ def install_error_handlers(app: FastAPI, config: ServeConfig) -> None:
     @app.exception_handler(Overloaded)
     async def overloaded(request: Request, exc: Overloaded):
         return error(503, str(exc), {"Retry-After": str(config.retry_after_seconds)})
+
+    @app.exception_handler(ClipTooLarge)
+    async def clip_too_large(request: Request, exc: ClipTooLarge):
+        return error(413, str(exc))
+
+    @app.exception_handler(ClipError)
+    async def unreadable_clip(request: Request, exc: ClipError):
+        return error(422, str(exc))
 
     @app.exception_handler(UnknownModel)
     @app.exception_handler(BackgroundError)
@@ -163,8 +175,8 @@ SEGMENT_RESPONSES = {
         "content": {"application/json": {"example": {"error": "notes.jpg: not an image (unrecognised format)"}}},
     },
     401: {"description": "API key missing or wrong"},
-    413: {"description": "Body over the size limit"},
-    422: {"description": "Unknown parameter value, background or model"},
+    413: {"description": "Body over the size limit, or a clip over a limit (60 s, 1,800 frames, 4K)"},
+    422: {"description": "Unknown parameter value, background or model; a clip that cannot be read"},
     503: {"description": "Full: retry after `Retry-After` seconds"},
 }
 
@@ -242,7 +254,13 @@ def create_app(config: ServeConfig) -> FastAPI:
     async def segment(
         request: Request,
         format: Annotated[Format, Query(description="What to answer: the CLI's --format of one file")] = "cutout",
-        refine: Annotated[Refine, Query(description="Cut-out and alpha edges: fast or matting")] = "matting",
+        refine: Annotated[
+            Refine | None,
+            Query(description="Cut-out and alpha edges: fast or matting (default: matting; fast for clips)"),
+        ] = None,
+        video_format: Annotated[
+            VideoFormat, Query(description="A clip's transparent cut-out: webm (VP9 alpha), mov (ProRes 4444) or gif")
+        ] = "webm",
         background: Annotated[str, Query(description="transparent, blur or #RRGGBB")] = "transparent",
         crop: Annotated[bool, Query(description="Crop the cut-out to the pet")] = False,
         shadow: Annotated[bool, Query(description="A soft drop shadow under the cut-out pet")] = False,
@@ -258,13 +276,17 @@ def create_app(config: ServeConfig) -> FastAPI:
     ) -> Response:
         started = time.perf_counter()
         stroke = Outline.parse(outline) if outline else None
-        options = CutoutOptions(refine, Background.parse(background, files=False), crop, shadow, stroke)
+        backdrop = Background.parse(background, files=False)
+        options = CutoutOptions(refine or "matting", backdrop, crop, shadow, stroke)
         served = await pool.get(model, tta, whole_photo_only)
         name, data = await read_photo(request, config.max_body_bytes)
         if not data:
             raise HTTPException(400, f"no photo: send it as the body or in the multipart field '{PHOTO_FIELD}'")
         if await request.is_disconnected():  # the client left while uploading: nothing to decode or segment
             return Response(status_code=499)
+        if looks_like_clip(data[:16]):
+            clip_options = CutoutOptions(refine or "fast", backdrop, False, shadow, stroke)
+            return await answer_clip(served, name, data, format, clip_options, video_format, cleanup, started)
         async with slots.hold():
             upload = io.BytesIO(data)
             upload.name = name  # errors name the file: "cat.jpg: not an image"
@@ -295,6 +317,26 @@ def create_app(config: ServeConfig) -> FastAPI:
         }
         return Response(payload, media_type="image/png", headers=headers)
 
+    async def answer_clip(served, name, data, format, options, video_format, cleanup, started) -> Response:
+        """A clip posted to /v1/segment: the CLI's video for one format. One clip at a time per
+        process (503 beyond it); still photos are answered meanwhile, between the clip's batches."""
+        if format not in CLIP_FORMATS:
+            raise HTTPException(422, f"a clip is answered as {', '.join(CLIP_FORMATS)}, not {format!r}")
+        if clip_slot.locked():
+            raise Overloaded("busy with another clip: one clip at a time; photos are still answered")
+        async with clip_slot:
+            request = ClipRequest((format,), options, video_format, cleanup=cleanup)
+            summary, videos = await asyncio.to_thread(segment_clip_bytes, served.segmenter, data, name, request)
+        file_name = summary.outputs[format].name
+        headers = {
+            "Content-Disposition": f'inline; filename="{file_name}"',
+            "X-PetSeg-Frames": str(summary.frames),
+            "X-PetSeg-Seconds": f"{time.perf_counter() - started:.4f}",
+            "X-PetSeg-Model": served.entry.label,
+        }
+        return Response(videos[format], media_type=VIDEO_TYPES[summary.outputs[format].suffix], headers=headers)
+
+    clip_slot = asyncio.Lock()
     app.state.pool, app.state.slots = pool, slots
     return app
 

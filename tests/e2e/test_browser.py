@@ -266,3 +266,31 @@ def test_a_lasso_drawn_on_the_cut_out_changes_its_alpha_exactly_there(streamlit_
     assert_no_exception(page)
     page.screenshot(path=str(ARTIFACTS / f"touchup-{device}.png"), full_page=True)
     context.close()
+
+
+def test_a_clip_uploaded_in_the_browser_downloads_as_a_transparent_webm(streamlit_server, browser, tmp_path):
+    """A phone-like clip (a pan over a bundled cat) uploaded on the Segment page: both videos play
+    side by side, and the downloaded WebM's alpha (read with libvpx) is opaque where the moved trimap
+    says pet and clear where it says background."""
+    from tests.test_video import decoded_alphas, make_clip
+
+    url, _ = streamlit_server
+    clip, truths = make_clip(tmp_path, "pan", frames=8)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    wait_for_script(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(clip))
+    page.get_by_text("Cut-out (8 frames in").wait_for(timeout=180_000)
+    wait_for_script(page)
+    assert page.locator('[data-testid="stVideo"]').count() == 2
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download cut-out video").click()
+    saved = tmp_path / "downloaded.webm"
+    download.value.save_as(saved)
+    alphas = decoded_alphas(saved)
+    assert len(alphas) == 8
+    for alpha, truth in zip(alphas, truths):
+        assert (alpha[truth == 1] > 128).mean() > 0.9 and (alpha[truth == 2] > 128).mean() < 0.1
+    assert_no_exception(page)
+    page.screenshot(path=str(ARTIFACTS / "clip-page.png"), full_page=True)
+    page.close()

@@ -25,7 +25,10 @@ def settings() -> AppConfig:
     return AppConfig.from_env()
 
 
-@st.cache_resource(show_spinner="Loading the model…", max_entries=8)
+LOADING_MODEL = "Loading the model (its first load on this machine converts it for OpenVINO: 10-20 s)…"
+
+
+@st.cache_resource(show_spinner=LOADING_MODEL, max_entries=8)
 def _load_segmenter(path: str, mtime: float, tta: bool = False) -> Segmenter:
     """One Segmenter per model file, version and test-time augmentation, shared by all sessions
     of this process (the two of a model share its weights)."""

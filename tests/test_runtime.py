@@ -152,7 +152,13 @@ def quantized(model_copy, tiny_dataset, capsys) -> Path:
     return model_copy.with_name("tiny.int8")
 
 
-def test_an_int8_model_beside_the_file_is_used_and_answers_close_to_f32(model_copy, quantized):
+@pytest.fixture
+def vnni_cpu(monkeypatch):
+    """A CPU with an int8 dot-product instruction, where `auto` runs a sound int8 model."""
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx2", "avx512_vnni"})
+
+
+def test_an_int8_model_beside_the_file_is_used_and_answers_close_to_f32(model_copy, quantized, vnni_cpu):
     manifest = json.loads((quantized / "manifest.json").read_text())
     assert manifest["precision"] == "int8" and manifest["source_sha256"] == runtime.file_sha256(model_copy)
     assert "training pairs" in manifest["calibration"]
@@ -165,7 +171,20 @@ def test_an_int8_model_beside_the_file_is_used_and_answers_close_to_f32(model_co
     assert Segmenter(model_copy, runtime="keras").network.precision == "f32"  # Keras ignores it
 
 
-def test_a_stale_or_damaged_int8_model_is_never_used(model_copy, quantized):
+def test_auto_runs_f32_on_a_cpu_whose_int8_loses_quality(model_copy, quantized, monkeypatch):
+    """AVX2 alone (no VNNI or AMX): the shipped int8 model lost 0.008 cut-out IoU there, so `auto`
+    runs f32; int8 stays available when asked for by name."""
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"sse4_2", "avx2", "fma"})
+    assert not runtime.int8_keeps_quality()
+    assert Segmenter(model_copy).network.precision == "f32"
+    assert Segmenter(model_copy, runtime=RuntimeConfig("openvino", precision="int8")).network.precision == "int8"
+    for flags in ({"avx2", "avx_vnni"}, {"avx512f", "avx512_vnni"}, {"amx_int8"}):
+        assert runtime.int8_keeps_quality(flags)
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: None)  # flags unreadable (not Linux): trust int8
+    assert runtime.int8_keeps_quality()
+
+
+def test_a_stale_or_damaged_int8_model_is_never_used(model_copy, quantized, vnni_cpu):
     weights = (quantized / "model.bin").read_bytes()
     (quantized / "model.bin").write_bytes(weights[:-16])
     with pytest.warns(UserWarning, match="is damaged.*running tiny.keras in float32.*python -m core quantize"):

@@ -12,7 +12,7 @@ from core.data.dataset import load_arrays
 from core.data.sample import sample_pairs
 from core.evaluation.evaluate import evaluate_arrays
 from core.inference.predict import Segmenter
-from core.inference.runtime import int8_folder
+from core.inference.runtime import int8_folder, int8_keeps_quality
 from core.serving.catalog import list_models
 from core.training.history import best_epoch, kept_epoch, read_history
 from tests.helpers import assert_trimap, synthetic_pet
@@ -72,7 +72,8 @@ def test_shipped_model_loads_is_folded_and_small(shipped):
 
 def test_shipped_model_runs_on_openvino_by_default_in_its_shipped_precision(shipped):
     spec, segmenter = shipped
-    assert (segmenter.runtime, segmenter.network.precision) == ("openvino", spec.precision)
+    expected = spec.precision if int8_keeps_quality() else "f32"  # int8 only where the CPU keeps its masks
+    assert (segmenter.runtime, segmenter.network.precision) == ("openvino", expected)
     assert int8_folder(MODELS_DIR / f"{spec.name}.keras").is_dir() == (spec.precision == "int8")
 
 
@@ -81,18 +82,20 @@ def test_both_runtimes_give_the_same_masks_of_every_bundled_photo(shipped):
     """Every sample photo at its own size, through the views, plain and with TTA: OpenVINO's f32 mask
     is Keras's (measured identical on all 37; a flip allowed on 0.01% of a photo's pixels). The int8
     model's masks differ from f32 on 0.87% of a photo's pixels on average (at most 2.0%, mostly the
-    border class): its scores are in the card, its floors below."""
-    spec, default = shipped
+    border class) on CPUs with an int8 dot-product instruction, where `auto` runs it: its scores are in
+    the card, its floors below."""
+    spec, _ = shipped
     path = MODELS_DIR / f"{spec.name}.keras"
     openvino_side = Segmenter(path, runtime=RuntimeConfig("openvino", precision="f32"))
+    int8 = Segmenter(path, runtime=RuntimeConfig("openvino", precision="int8")) if spec.precision == "int8" else None
     keras_side = Segmenter(path, runtime="keras")
     for tta in (False, True):
         first, second = openvino_side.with_options(tta=tta), keras_side.with_options(tta=tta)
         for pair in sample_pairs():
             mask, reference = first.segment(pair.image).trimap, second.segment(pair.image).trimap
             assert (mask != reference).mean() <= 1e-4, f"{spec.name} {pair.stem} tta={tta}"
-            if not tta and spec.precision == "int8":
-                assert (default.segment(pair.image).trimap != mask).mean() <= 0.03, f"int8 {pair.stem}"
+            if not tta and spec.precision == "int8" and int8_keeps_quality():
+                assert (int8.segment(pair.image).trimap != mask).mean() <= 0.03, f"int8 {pair.stem}"
 
 
 def test_shipped_model_quality_on_the_bundled_sample(shipped):

@@ -1,5 +1,7 @@
 """The served dashboard in headless Chromium: upload, mask, download, gallery, history."""
 
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -53,8 +55,8 @@ def test_upload_gallery_history_in_a_real_browser(streamlit_server, browser, tmp
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(photo))
     page.get_by_role("button", name="Download label map").wait_for(timeout=120_000)
     wait_for_script(page)
-    pet_share = page.locator('[data-testid="stMetric"]', has_text="Pet share").locator('[data-testid="stMetricValue"]')
-    assert pet_share.inner_text().endswith("%")
+    figures = page.locator('[data-testid="stMarkdownContainer"]', has_text="Pet share").first.inner_text()
+    assert re.search(r"Pet share [\d.]+% · prediction \d+ ms · photo \d+×\d+ \([\d.]+ MP\)", figures), figures
     assert page.locator('[data-testid="stDownloadButton"]').count() >= 2
     with page.expect_download() as download:
         page.get_by_role("button", name="Download label map").click()

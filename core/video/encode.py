@@ -59,14 +59,21 @@ class VideoWriter:
             self._gif: list[Image.Image] = []
             self._gif_step = max(1, round(float(self.fps) / GIF_MAX_FPS))
             return
+        try:
+            self._open_container(size, audio_from)
+        except BaseException as error:
+            self._atomic.__exit__(type(error), error, None)  # the temporary file goes
+            raise
+
+    def _open_container(self, size: tuple[int, int], audio_from: ClipSource | None) -> None:
         import av
 
-        container_format, codec, pixel_format, options = CONTAINERS[kind]
+        container_format, codec, pixel_format, options = CONTAINERS[self.kind]
         self._container = av.open(
             str(self._temporary),
             mode="w",
             format=container_format,
-            options={"movflags": "+faststart"} if kind == "mp4" else {},
+            options={"movflags": "+faststart"} if self.kind == "mp4" else {},
         )
         self._size = even_size(size)
         self._video = self._container.add_stream(codec, rate=self.fps, options=options)

@@ -8,6 +8,7 @@ most one batch of frames is held in memory.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -19,6 +20,7 @@ from PIL import Image
 from core.config import ClipLimits, SteadyConfig
 from core.data.imaging import ImageError
 from core.inference import render
+from core.inference.matte import Matte
 from core.inference.predict import Segmentation, Segmenter
 from core.inference.render import CutoutOptions
 from core.video.clip import ClipError, ClipInfo, ClipSource, check_limits, probe, read_frames
@@ -74,16 +76,14 @@ class ClipSummary:
         return self.frames / max(self.seconds, 1e-9)
 
 
-def frame_picture(format: str, result: Segmentation, request: ClipRequest) -> Image.Image:
-    """One frame of one format's video."""
-    photo = result.photo.rgb
-    if format in ("cutout", "alpha"):
-        matte = result.matte(request.cutout.refine)
-        if format == "alpha":
-            return Image.fromarray(matte.alpha8, mode="L")
-        return render.cutout(photo, matte, replace(request.cutout, crop=False))  # every frame one size
+def frame_picture(format: str, result: Segmentation, request: ClipRequest, matte: Matte | None) -> Image.Image:
+    """One frame of one format's video (`matte`: the frame's, for `cutout` and `alpha`)."""
+    if format == "alpha":
+        return Image.fromarray(matte.alpha8, mode="L")
+    if format == "cutout":
+        return render.cutout(result.photo.rgb, matte, replace(request.cutout, crop=False))  # every frame one size
     if format == "overlay":
-        return render.overlay(photo, result.trimap, request.overlay_alpha)
+        return render.overlay(result.photo.rgb, result.trimap, request.overlay_alpha)
     return render.colourise(result.trimap)
 
 
@@ -119,26 +119,24 @@ def segment_clip(
     info = probe(source, name)
     check_limits(info, request.limits)
     names = clip_output_names(stem, request)
-    writers = {
-        format: VideoWriter(out_dir / file_name, request.kind_of(format), info.fps, (info.width, info.height),
-                            None if request.kind_of(format) == "gif" or not info.has_audio else source)
-        for format, file_name in names.items()
-    }  # fmt: skip
+    needs_matte = any(format in ("cutout", "alpha") for format in request.formats)
     done = 0
-    try:
+    with contextlib.ExitStack() as stack:  # on an error every writer is aborted: no half video is left
+        writers = {
+            format: stack.enter_context(
+                VideoWriter(out_dir / file_name, request.kind_of(format), info.fps, (info.width, info.height),
+                            None if request.kind_of(format) == "gif" or not info.has_audio else source)
+            )
+            for format, file_name in names.items()
+        }  # fmt: skip
         frames = read_frames(source, name)
         for steadied in steadied_results(segmenter, frames, request.steady, request.cleanup, batch_size):
+            matte = steadied.matte(request.cutout.refine) if needs_matte else None
             for format, writer in writers.items():
-                writer.write(frame_picture(format, steadied, request))
+                writer.write(frame_picture(format, steadied, request, matte))
             done += 1
             if progress is not None:
                 progress(done, info.frames)
-    except BaseException:
-        for writer in writers.values():
-            writer.abort()
-        raise
-    for writer in writers.values():
-        writer.close()
     outputs = {format: out_dir / file_name for format, file_name in names.items()}
     return ClipSummary(info, done, time.perf_counter() - started, outputs)
 

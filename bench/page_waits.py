@@ -63,7 +63,7 @@ def main() -> None:
             page.get_by_text("edges refined in").wait_for(timeout=300_000)
             print(f"Cut-out, matting -> settled: {settled(page, started):.1f} s (caption: {caption_ms(page)})")
             started = time.perf_counter()
-            page.get_by_text("Fast (about 1 s)", exact=True).click()
+            page.get_by_text("Fast (about 2 s)", exact=True).click()
             page.get_by_text("Cut-out (fast").wait_for(timeout=300_000)
             print(f"Cut-out, fast -> settled: {settled(page, started):.1f} s (caption: {caption_ms(page)})")
             browser.close()

@@ -460,7 +460,7 @@ def test_a_large_photo_says_its_downloads_take_seconds(app_env):
         [("small.jpg", jpeg_bytes(synthetic_pet(64, 48, seed=1)[0]), "image/jpeg")]
     ).run()
     assert "Each download of this" not in texts(app) and "shown at" not in image_captions(app)[0]
-    assert app.segmented_control(key="refine").options == ["Matting (fur; 2-4 s)", "Fast (about 1 s)"]
+    assert app.segmented_control(key="refine").options == ["Matting (fur; 2-4 s)", "Fast (about 2 s)"]
 
 
 def test_a_camera_photo_is_segmented_like_an_upload(app_env):

@@ -36,15 +36,16 @@ from dashboard.legend import show_legend
 CLIP_LIMITS = ClipLimits()
 
 VIEWS = ["Side by side", "Overlay", "Mask", "Cut-out"]
-# The Cut-out view's matte is made at the page's preview size (1024 px), whatever the photo's size;
-# `python -m bench.cutout` times it ("view" rows, 12 MP photos on an idle 2-core server): matting
-# 1.3-3 s (its cost follows the width of the predicted border, not the photo's size), fast 0.1-0.2 s,
-# plus about a second for the page to receive and draw the pictures. Downloads are made at full size.
-REFINE_LABELS = {"Matting (fur; 2-4 s)": "matting", "Fast (about 1 s)": "fast"}
+# The Cut-out view's matte is made at the page's preview size (1024 px), whatever the photo's size.
+# `python -m bench.page_waits` (a real browser, 12 MP photos, idle 2-core AVX2 server): choosing the
+# view to a settled page took 2.2-4.0 s with matting (its own 1.2-3.0 s follow the width of the
+# predicted border, not the photo's size) and 1.7-1.8 s with fast (0.14-0.18 s of it the matte; the
+# rest is the page's run and the browser receiving two pictures). Downloads are made at full size.
+REFINE_LABELS = {"Matting (fur; 2-4 s)": "matting", "Fast (about 2 s)": "fast"}
 REFINE_HELP = (
     "Matting solves the pet's soft edges (fur) on the photo itself: 2-4 s from choosing it to the cut-out on "
     "screen, for any photo size (the view is made at 1024 px; a download at the photo's size takes longer). "
-    "Fast fits the prediction's edge to the photo's edges: about a second to the screen."
+    "Fast fits the prediction's edge to the photo's edges: about 2 s to the screen."
 )
 OUTLINE_WIDTHS = (2, 200)  # the outline slider's range, in the photo's own pixels (as the CLI's and API's `outline`)
 LARGE_PHOTO_PIXELS = 4_000_000  # above this, the page says that downloads are made when clicked and take seconds

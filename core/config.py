@@ -176,6 +176,16 @@ class TrainConfig:
     def model(self) -> ModelConfig:
         return model_config(self.preset, **self.model_overrides)
 
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """The config a run record (`run.json`'s `config`) was written from; unknown keys are ignored."""
+        known = {item.name for item in dataclasses.fields(cls)}
+        kept = {key: value for key, value in values.items() if key in known}
+        for key in ("data_dir", "out_dir", "init_from", "teacher"):
+            if kept.get(key) is not None:
+                kept[key] = Path(kept[key])
+        return cls(**kept)
+
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["data_dir"] = str(self.data_dir)

@@ -441,3 +441,35 @@ def test_a_copy_made_while_an_epoch_is_committed_is_made_again(tmp_path, monkeyp
     assert (tmp_path / "copy" / "model.keras").read_bytes() == b"epoch 3"
     assert [path.name for path in (tmp_path / "copy" / "backup").iterdir()] == ["epoch-0003.weights.h5"]
     assert not list(tmp_path.glob(".copy.copying"))
+
+
+def test_a_finished_run_can_keep_its_last_epoch(tmp_path, trained_tiny_run, tiny_dataset):
+    """`keep_last_epoch` leaves what `--keep last` would have: the last epoch's weights (they score
+    that epoch's validation loss) and a record that `--keep last` resumes."""
+    from core.config import model_config
+    from core.evaluation.evaluate import evaluate
+    from core.model.model_io import save_for_inference
+    from core.model.unet import build_unet
+    from core.training.checkpoint import copy_resumable
+    from core.training.train import RunStateError, keep_last_epoch
+
+    run = tmp_path / "run"
+    copy_resumable(trained_tiny_run, run)
+    # As if the lowest validation loss had come earlier: model.keras holds other weights than the last state's.
+    save_for_inference(build_unet(model_config("tiny"), name="petseg_tiny"), run / "model.keras")
+    rows = read_history(run / "history.csv")
+    val_size = json.loads((run / "run.json").read_text())["config"]["val_size"]
+
+    def val_loss() -> float:
+        return evaluate(run / "model.keras", tiny_dataset, val_size=val_size, score_size=None, runtime="keras")["loss"]
+
+    assert abs(val_loss() - rows[-1]["val_loss"]) > 0.05
+    assert keep_last_epoch(run) == 3
+    assert val_loss() == pytest.approx(rows[-1]["val_loss"], abs=2e-3)
+    record = json.loads((run / "run.json").read_text())
+    assert (record["config"]["keep"], record["kept_epoch"], record["keep_changed_from"]) == ("last", 3, "best")
+    assert main(tiny_train_args(tiny_dataset, run, epochs=3, batch_size=4) + ["--keep", "last"]) == 0  # no mismatch
+    record["status"] = "running"
+    (run / "run.json").write_text(json.dumps(record))
+    with pytest.raises(RunStateError, match="holds no finished run"):
+        keep_last_epoch(run)

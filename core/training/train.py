@@ -24,7 +24,14 @@ from core.data import dataset as data
 from core.errors import PetSegError
 from core.model.losses import FocalDiceLoss
 from core.model.metrics import training_metrics
-from core.model.model_io import load_model, run_config, save_for_inference, write_run_record
+from core.model.model_io import (
+    RUN_RECORD,
+    load_model,
+    read_run_record,
+    run_config,
+    save_for_inference,
+    write_run_record,
+)
 from core.model.pretrained.efficientnet_lite import VARIANTS
 from core.model.pretrained.weights import load_imagenet_weights
 from core.model.unet import build_unet
@@ -37,6 +44,10 @@ from core.training.optimizer import EncoderScaledAdam
 
 class ConfigMismatch(PetSegError, RuntimeError):
     """An existing run folder was started with other settings."""
+
+
+class RunStateError(PetSegError, RuntimeError):
+    """A run folder that cannot do what was asked of it yet (unfinished, or its last state is missing)."""
 
 
 class HistoryWriter(keras.callbacks.Callback):
@@ -279,6 +290,35 @@ def finish_record(record: dict[str, Any], rows: list[dict[str, float]], keep: st
         "wall_time_seconds": round(sum(row.get("epoch_seconds", 0.0) for row in rows), 1),
         "last_session_seconds": round(session_seconds, 1),
     }
+
+
+def keep_last_epoch(run_dir: Path) -> int:
+    """Make a finished run keep its last epoch, as `train --keep last` would have: `model.keras` gets
+    the newest resume state's weights and `run.json` says `keep: "last"` (and what it kept before).
+    `keep` decides which weights are saved, never how a run trains, so the result is that run's
+    exactly. For a run whose validation loss bottomed out while its overlap scores kept rising
+    (focal + Dice charges confident mistakes more as the schedule sharpens). Returns the epoch kept."""
+    run_dir = Path(run_dir)
+    record = read_run_record(run_dir / RUN_RECORD)
+    if record is None or record.get("status") != "finished":
+        raise RunStateError(
+            f"{run_dir} holds no finished run (run.json missing or not 'finished'); finish training first"
+        )
+    config = TrainConfig.from_dict(record["config"])
+    if config.teacher:
+        raise RunStateError(f"{run_dir} is a distillation run: its state holds the teacher too; train with --keep last")
+    model = build_unet(config.model(), name=f"petseg_{config.preset}")
+    compile_model(model, config, steps_per_epoch=1)
+    finished = EpochCheckpoint(run_dir / "backup", commits=False).restore(model)
+    epochs = len(read_history(run_dir / "history.csv"))
+    if finished != epochs:
+        raise RunStateError(f"{run_dir / 'backup'} holds epoch {finished}, not the last of {epochs}: nothing changed")
+    save_for_inference(model, run_dir / "model.keras")
+    changed = {"keep_changed_from": config.keep} if config.keep != "last" else {}
+    write_run_record(
+        run_dir, {**record, **changed, "config": {**record["config"], "keep": "last"}, "kept_epoch": epochs}
+    )
+    return epochs
 
 
 def train(config: TrainConfig, verbose: int | None = None) -> Path:

@@ -1,4 +1,4 @@
-"""The real Streamlit app through AppTest, on the shipped default model (fast at 128 px, and sure
+"""The real Streamlit app through AppTest, on the shipped default model (quick at 192 px, and sure
 of the pets in the bundled photos, which a tiny model is not) and synthetic data."""
 
 import json
@@ -76,7 +76,7 @@ def test_example_photo_and_views(app_env):
     app = example.set_value("Abyssinian_1").run()
     assert not app.exception and texts(app).count("**Pet share**") == 1
     assert "Scores against the ground truth" in texts(app)  # a validation image: its annotation and scores
-    assert "at the model's scale, 192×128" in texts(app)  # a 3:2 photo: scored on the views' merged grid
+    assert "at the model's scale, 287×192" in texts(app)  # 256x171 at 192 px: scored on the views' merged grid
     assert "1 for a mask that matches the annotation exactly" in texts(app)
     assert re.search(r"mean IoU is (better than|worse than|about) this model's average .*\(0\.400\)", texts(app))
     first = example.options[1:5]  # cats and dogs take turns: Oxford-IIIT names cat breeds with a capital

@@ -49,11 +49,11 @@ def test_savedmodel_signatures_agree_with_keras(tmp_path, trained_tiny_run, phot
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("name", "agreement"), [("Bombay_10.jpg", 0.999), ("Birman_102.jpg", 0.99)])
+@pytest.mark.parametrize(("name", "agreement"), [("Bombay_10.jpg", 0.995), ("Birman_102.jpg", 0.99)])
 def test_savedmodel_from_bytes_matches_the_segmenter_on_a_real_photo(tmp_path, name, agreement):
-    """The shipped model on bundled photos. A 128x128 JPEG needs no resizing, so both paths see the
-    same pixels (TensorFlow's default JPEG decoder alone flips up to 7% of pixels); a 170x256 one
-    is resized by TensorFlow in the graph and by Pillow in the Segmenter. The SavedModel sees the
+    """The shipped model on bundled photos, each resized to its 192 px input by TensorFlow in the
+    graph and by Pillow in the Segmenter (a 128x128 JPEG agrees on 99.8% of its pixels, a 170x256
+    one less; TensorFlow's default JPEG decoder alone flips up to 7% of pixels). The SavedModel sees the
     whole photo only (the Segmenter's square crops of a wide photo are not in the graph)."""
     import tensorflow as tf
 

@@ -22,6 +22,7 @@ from tests.helpers import assert_trimap, synthetic_pet
 class Shipped:
     name: str  # models/<name>.keras and its sidecars
     preset: str
+    input_size: int
     precision: str  # what OpenVINO runs it in by default: int8 where its int8 folder ships
     max_mb: float
     # Just under what the model scores on the bundled sample (see models/README.md), so a broken,
@@ -32,13 +33,14 @@ class Shipped:
 SHIPPED = [
     Shipped(
         "petseg",
-        "effnet-lite0",
+        "effnet-lite2",
+        192,
         "int8",
-        20,
-        {"pixel_accuracy": 0.915, "mean_iou": 0.78, "pet_iou": 0.915, "dice": 0.875},
+        25,
+        {"pixel_accuracy": 0.925, "mean_iou": 0.805, "pet_iou": 0.93, "dice": 0.89},
     ),
     Shipped(
-        "petseg-lean", "lean", "f32", 5, {"pixel_accuracy": 0.89, "mean_iou": 0.735, "pet_iou": 0.88, "dice": 0.85}
+        "petseg-lean", "lean", 128, "f32", 5, {"pixel_accuracy": 0.89, "mean_iou": 0.735, "pet_iou": 0.88, "dice": 0.85}
     ),
 ]
 
@@ -64,7 +66,7 @@ def test_every_model_in_models_is_one_of_these():
 
 def test_shipped_model_loads_is_folded_and_small(shipped):
     spec, segmenter = shipped
-    assert segmenter.input_size == 128 and segmenter.model.name == f"petseg_{spec.preset}"
+    assert segmenter.input_size == spec.input_size and segmenter.model.name == f"petseg_{spec.preset}"
     assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in segmenter.model.layers), "not folded"
     assert (MODELS_DIR / f"{spec.name}.keras").stat().st_size <= spec.max_mb * 2**20
     assert_trimap(segmenter.segment(synthetic_pet(300, 200, seed=0)[0]).trimap, (300, 200))
@@ -80,10 +82,10 @@ def test_shipped_model_runs_on_openvino_by_default_in_its_shipped_precision(ship
 @pytest.mark.slow
 def test_both_runtimes_give_the_same_masks_of_every_bundled_photo(shipped):
     """Every sample photo at its own size, through the views, plain and with TTA: OpenVINO's f32 mask
-    is Keras's (measured identical on all 37; a flip allowed on 0.01% of a photo's pixels). The int8
-    model's masks differ from f32 on 0.87% of a photo's pixels on average (at most 2.0%, mostly the
-    border class) on CPUs with an int8 dot-product instruction, where `auto` runs it: its scores are in
-    the card, its floors below."""
+    is Keras's (a flip allowed on 0.01% of a photo's pixels). The int8 model's masks differ from f32
+    on up to 3.2% of a photo's pixels (Persian_10 at 192 px, mostly the border class; the Lite0 model
+    at 128 px: 2.0%) on CPUs with an int8 dot-product instruction, where `auto` runs it: its scores
+    are in the card, its floors below."""
     spec, _ = shipped
     path = MODELS_DIR / f"{spec.name}.keras"
     openvino_side = Segmenter(path, runtime=RuntimeConfig("openvino", precision="f32"))
@@ -95,7 +97,7 @@ def test_both_runtimes_give_the_same_masks_of_every_bundled_photo(shipped):
             mask, reference = first.segment(pair.image).trimap, second.segment(pair.image).trimap
             assert (mask != reference).mean() <= 1e-4, f"{spec.name} {pair.stem} tta={tta}"
             if not tta and spec.precision == "int8" and int8_keeps_quality():
-                assert (int8.segment(pair.image).trimap != mask).mean() <= 0.03, f"int8 {pair.stem}"
+                assert (int8.segment(pair.image).trimap != mask).mean() <= 0.04, f"int8 {pair.stem}"
 
 
 def test_shipped_model_quality_on_the_bundled_sample(shipped):
@@ -110,7 +112,8 @@ def test_shipped_model_quality_on_the_bundled_sample(shipped):
 @pytest.mark.parametrize("spec", SHIPPED, ids=lambda shipped: shipped.name)
 def test_metrics_file_agrees_with_the_card_and_the_history(spec):
     metrics = json.loads((MODELS_DIR / f"{spec.name}.metrics.json").read_text())
-    assert metrics["images"] == 1000 and metrics["input_size"] == 128
+    assert metrics["images"] == 1000 and metrics["input_size"] == spec.input_size
+    assert metrics["score_size"] == 128 and metrics["split"] == "reference"  # the reference's protocol, any input
     card = card_of(spec.name)
     for key in ("dice", "mean_iou", "pet_iou", "pixel_accuracy", "iou.pet", "iou.background", "iou.border", "loss"):
         row = re.search(rf"^\| `{re.escape(key)}` \| ([0-9.]+) \|", card, re.MULTILINE)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.config import WHOLE_PHOTO_ONLY, ViewConfig
+from core.config import ViewConfig
 from core.data.imaging import Photo, resize_for_model
 from core.inference.predict import Segmenter
 from core.inference.views import crop_offsets, grid_size, merge_views, view_inputs
@@ -75,24 +75,19 @@ def test_a_reduced_decode_gets_the_crops_of_the_photo_itself():
 
 
 def test_two_pets_side_by_side_are_both_found():
-    """The shipped model squeezes this wide photo to a square and misses the dog beside the cat;
-    seen also in square crops, it finds both (bench.cutout: 90 of 90 pets in 45 such pairs, 75
-    seeing the whole photo only)."""
+    """A cat and a dog side by side in a wide photo: seen also in square crops, the shipped model
+    finds both. (The 128 px Lite0 default before issue 28 missed this dog seeing the whole photo only,
+    0.009 of its half against 0.26 alone, and found it in the crops, 0.12; the 192 px default finds it
+    either way. bench.cutout counts the pets found in 45 such pairs.)"""
     cat, dog = (Image.open(SAMPLES / f"{name}.jpg").convert("RGB") for name in ("Ragdoll_100", "american_bulldog_108"))
     cat, dog = (pet.resize((round(pet.width * 256 / pet.height), 256)) for pet in (cat, dog))
     both = Image.new("RGB", (cat.width + dog.width, 256))
     both.paste(cat, (0, 0))
     both.paste(dog, (cat.width, 0))
     segmenter = Segmenter()
-    whole_only = Segmenter(model=segmenter.model, views=WHOLE_PHOTO_ONLY)
     dog_alone = (segmenter.segment(dog).trimap != 2).mean()
-
-    def dog_share(result) -> float:
-        return float((result.trimap[:, cat.width :] != 2).mean())
-
-    assert dog_share(whole_only.segment(both)) < 0.2 * dog_alone  # the miss this fixes
     result = segmenter.segment(Photo.from_pil(both))
-    assert dog_share(result) > 0.4 * dog_alone  # 0.13 of its half vs 0.26 alone: found, its edges less sure
+    assert (result.trimap[:, cat.width :] != 2).mean() > 0.4 * dog_alone  # 0.11 of its half vs 0.24 alone
     assert (result.trimap[:, : cat.width] != 2).mean() > 0.5  # the cat is still found
 
 
@@ -106,6 +101,8 @@ def test_predict_whole_photo_only_gives_up_the_crops(tmp_path):
         arguments = ["predict", str(photo), "--out", str(tmp_path / folder), "--format", "npy,mask", *flags]
         assert main(arguments) == 0
     crops, whole = (np.load(tmp_path / folder / "Abyssinian_1_probs.npy") for folder in ("crops", "whole"))
-    assert crops.shape == (128, 192, 3) and whole.shape == (128, 128, 3)
+    side = Segmenter().input_size  # the shipped model's
+    width, height = grid_size((256, 171), side)  # 288 x 192 less rounding at 192 px
+    assert crops.shape == (height, width, 3) and whole.shape == (side, side, 3)
     masks = [np.asarray(Image.open(tmp_path / folder / "Abyssinian_1_mask.png")) for folder in ("crops", "whole")]
     assert masks[0].shape == masks[1].shape == (171, 256) and (masks[0] != masks[1]).any()

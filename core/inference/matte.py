@@ -1,12 +1,13 @@
 """Alpha mattes: how much of each pixel of the photo is pet, at the photo's own size.
 
-The model predicts a trimap at 128 px: pet (sure foreground), background (sure background) and
-border (the band the annotators left undecided), which is what alpha matting takes as input.
+The model predicts a trimap at its input size (192 px for the default model): pet (sure
+foreground), background (sure background) and border (the band the annotators left undecided),
+which is what alpha matting takes as input.
 
 - `fast`: the border resolved by the pet score `p(pet) + p(border) / 2` (a pixel is pet where
   it is >= 0.5), upscaled bilinearly and turned into a ramp a fraction of a model pixel wide; then
   fitted to the photo's edges by a guided filter at 512 px (so a 12 MP edge follows the fur, not the
-  model's 128 px grid), and the nearby background's colour taken out of the edge pixels (no halo).
+  model's grid), and the nearby background's colour taken out of the edge pixels (no halo).
 - `matting`: closed-form alpha matting (Levin et al., pymatting's `estimate_alpha_cf`) on the
   photo at a working resolution, with the predicted border (and a band around the pet's
   outline) as the unknown region; foreground colours re-estimated there

@@ -1,10 +1,11 @@
 """The views a photo is shown to the model through, and how their answers are merged.
 
-The model sees squares (128 px), and a photo is stretched to one, as the training data was. A wide
-(or tall) photo squeezed that way shows each pet narrower than the model learned pets to be, and a
-second pet or a small one in a wide scene is often missed. So a photo whose long side is at least
-`ViewConfig.min_aspect` times its short side is also shown as square crops along its long side,
-overlapping and evenly spaced, each seen at the model's scale; square photos are seen whole only.
+The model sees squares (192 px for the default model), and a photo is stretched to one, as the
+training data was. A wide (or tall) photo squeezed that way shows each pet narrower than the
+model learned pets to be, and a second pet or a small one in a wide scene is often missed. So a
+photo whose long side is at least `ViewConfig.min_aspect` times its short side is also shown as
+square crops along its long side, overlapping and evenly spaced, each seen at the model's scale;
+square photos are seen whole only.
 
 The answers are merged on one grid at the model's scale: the short side `input_size` cells, the
 long side in proportion. Each cell takes the mean of the crops covering it, weighed against the

@@ -15,6 +15,7 @@ its IoU of pet against background, the ground truth's border left out (`bench.cu
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from core.data.imaging import load_trimap  # noqa: E402
 from core.data.sample import sample_pairs  # noqa: E402
 from core.evaluation.evaluate import score_images  # noqa: E402
 from core.inference import render  # noqa: E402
+from core.inference.matte import Matte  # noqa: E402
 from core.inference.predict import Segmenter  # noqa: E402
 
 SIDE = 300
@@ -44,9 +46,15 @@ def captioned(image: Image.Image, text: str) -> Image.Image:
     return tile
 
 
-def cutout_tile(segmenter: Segmenter, path: Path, label: str, score: str) -> Image.Image:
+@functools.cache
+def matting(segmenter: Segmenter, path: Path) -> tuple[Image.Image, Matte]:
+    """The photo and its `matting` matte, made once for both its score and its tile."""
     result = segmenter.segment(path)
-    cut = render.on_checkerboard(render.cutout(result.photo.rgb, result.matte("matting")))
+    return result.photo.rgb, result.matte("matting")
+
+
+def cutout_tile(segmenter: Segmenter, path: Path, label: str, score: str) -> Image.Image:
+    cut = render.on_checkerboard(render.cutout(*matting(segmenter, path)))
     return captioned(cut, f"{label}: {score}")
 
 
@@ -62,7 +70,7 @@ def sample_scores(old: Segmenter, new: Segmenter) -> tuple[dict[str, Path], dict
 
 def cutout_iou(segmenter: Segmenter, image: Path, trimap: Path) -> float:
     """IoU of the `matting` cut-out's pet against the ground truth at the photo's own size."""
-    intersection, union = iou(segmenter.segment(image).matte("matting").alpha, load_trimap(trimap))
+    intersection, union = iou(matting(segmenter, image)[1].alpha, load_trimap(trimap))
     return intersection / union
 
 

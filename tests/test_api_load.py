@@ -3,8 +3,10 @@ photos at once, every answer checked against its own photo, zero errors, and the
 memory after warm-up growing by less than 50 MB (rembg's server grows until it is killed).
 
 PETSEG_SOAK_SECONDS sets how long the clients post (default 60 s in CI; the full soak is 600). Warm-up is
-the first 30 s (or quarter, if longer): measured, the server's memory climbs for 25-45 s (thread arenas,
-OpenVINO's buffers, batch shapes) and then stays within 10 MB for the rest of a 90 s run."""
+the first 30 s (or quarter, if longer); growth compares the medians of the 10 s after it and the last 10 s.
+Measured on the 192 px default with network calls capped at 16 images: memory climbs for about 10 s
+(thread arenas, OpenVINO's buffers, batch shapes), then swings by +-50 MB around one level (growth -24
+and +1 MB in two 60 s runs). Uncapped, a rare 48-image batch 40 s in added 95 MB: CI's failure."""
 
 from __future__ import annotations
 
@@ -27,6 +29,8 @@ SECONDS = float(os.environ.get("PETSEG_SOAK_SECONDS", "60"))
 MAX_REQUESTS = int(SECONDS * 100)
 WARM_UP_SECONDS = max(30.0, SECONDS / 4)
 MAX_GROWTH_MB = 50
+LEVEL_SECONDS = 10.0
+"""Memory levels are medians over this long: in flight, a busy server's memory swings by +-50 MB."""
 
 
 def resident_mb(pid: int) -> float:
@@ -75,15 +79,18 @@ def test_sixteen_clients_get_every_answer_right_and_memory_stays_flat(tmp_path):
             for future in answered:
                 future.result()
         samples.append((time.monotonic() - started, resident_mb(server.process.pid)))
-    after_warm_up = [mb for at, mb in samples if at >= WARM_UP_SECONDS]
-    growth = after_warm_up[-1] - after_warm_up[0]
+    end = samples[-1][0]
+    after_warm_up = [mb for at, mb in samples if WARM_UP_SECONDS <= at < WARM_UP_SECONDS + LEVEL_SECONDS]
+    at_the_end = [mb for at, mb in samples if at >= end - LEVEL_SECONDS]
+    level, final_level = float(np.median(after_warm_up)), float(np.median(at_the_end))
+    growth = final_level - level
     print(
         f"{len(checked)} answers checked in {SECONDS:.0f} s, {len(errors)} wrong or failed; server resident memory "
-        f"{samples[0][1]:.0f} MB at start, {after_warm_up[0]:.0f} MB after warm-up, {after_warm_up[-1]:.0f} MB at "
-        f"the end (peak {max(mb for _, mb in samples):.0f} MB, growth after warm-up {growth:+.1f} MB)"
+        f"{samples[0][1]:.0f} MB at start, {level:.0f} MB after warm-up, {final_level:.0f} MB at the end (medians "
+        f"of {LEVEL_SECONDS:.0f} s; peak {max(mb for _, mb in samples):.0f} MB, growth after warm-up {growth:+.1f} MB)"
     )
     assert not errors, errors[:5]
-    print("samples (s, MB):", ", ".join(f"{at:.0f}:{mb:.0f}" for at, mb in samples[::5]))
+    print("samples (s, MB):", ", ".join(f"{at:.0f}:{mb:.0f}" for at, mb in samples))
     assert growth < MAX_GROWTH_MB, samples
     assert len(checked) >= CLIENTS * 2  # every client was answered, more than once
     assert set(checked) == {path.name for path in PHOTOS}

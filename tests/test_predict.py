@@ -221,3 +221,26 @@ def test_batches_are_padded_to_few_shapes_without_changing_any_answer(segmenter,
     together = segmenter.predict_arrays(images)
     assert shapes == [8] and together.shape == (5, 32, 32, 3)
     np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+
+
+def test_a_large_batch_runs_as_bounded_calls_without_changing_any_answer(segmenter, monkeypatch):
+    """A server's batch of many photos' views must not grow the network's buffers past
+    `images_per_call` (either runtime keeps memory for the largest batch it has run)."""
+    from core.config import RuntimeConfig
+
+    capped = RuntimeConfig("keras", images_per_call=6)
+    bounded = Segmenter(segmenter.model_path, runtime=capped, network=segmenter.network)
+    assert bounded.with_options(tta=True).runtime_config.images_per_call == 6
+    images = np.random.default_rng(1).uniform(0, 255, (13, 32, 32, 3)).astype(np.float32)
+    whole = segmenter.predict_arrays(images)
+    shapes = []
+    predict = segmenter.network.predict
+    monkeypatch.setattr(
+        segmenter.network, "predict", lambda batch, tta: shapes.append(len(batch)) or predict(batch, tta)
+    )
+    parts = bounded.predict_arrays(images)
+    assert shapes == [6, 6, 1] and parts.shape == (13, 32, 32, 3)
+    np.testing.assert_allclose(parts, whole, atol=1e-5)
+    assert bounded.predict_arrays(images[:0]).shape == (0, 32, 32, 3)
+    with pytest.raises(ValueError, match="images_per_call"):
+        RuntimeConfig(images_per_call=0)

@@ -167,9 +167,10 @@ class Segmenter:
         network: Network | None = None,
     ) -> None:
         self.model_path = Path(model_path)
+        config = runtime if isinstance(runtime, RuntimeConfig) else RuntimeConfig(runtime)
         if network is None:
-            config = runtime if isinstance(runtime, RuntimeConfig) else RuntimeConfig(runtime)
             network = KerasNetwork(model) if model is not None else load_network(self.model_path, config)
+        self.runtime_config = config
         self.network = network
         self.input_size = network.input_size
         self.tta = tta
@@ -191,17 +192,24 @@ class Segmenter:
             self.model_path,
             tta=self.tta if tta is None else tta,
             views=self.views if views is None else views,
+            runtime=self.runtime_config,
             network=self.network,
         )
 
     def predict_arrays(self, images: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, S, S, 3) for uint8 or float images (N, S, S, 3) in 0..255. The
-        batch is padded to `batch_bucket(N)` images, so a server sees few batch shapes: each new one
-        costs both runtimes memory for its own kernels (about 8 MB per shape, measured), which
-        under varied load kept growing for minutes."""
+        """Class probabilities (N, S, S, 3) for uint8 or float images (N, S, S, 3) in 0..255. Runs
+        as calls of at most `RuntimeConfig.images_per_call` images, each padded to
+        `batch_bucket(n)`, so a server sees few batch shapes and bounded buffers: either runtime
+        keeps memory for every shape and for the largest batch it has run."""
         images = np.asarray(images, dtype=np.float32)
+        per_call = self.runtime_config.images_per_call
+        starts = range(0, len(images), per_call)
+        calls = [self._predict_call(images[start : start + per_call], per_call) for start in starts]
+        return np.concatenate(calls) if calls else np.zeros((0, *images.shape[1:]), np.float32)
+
+    def _predict_call(self, images: np.ndarray, per_call: int) -> np.ndarray:
         count = len(images)
-        padded = batch_bucket(count)
+        padded = min(batch_bucket(count), per_call)
         if padded != count:
             images = np.concatenate([images, np.zeros((padded - count, *images.shape[1:]), np.float32)])
         with self.network.lock:

@@ -294,6 +294,12 @@ def build_parser() -> argparse.ArgumentParser:
     quantize.add_argument("--model", type=Path, default=DEFAULT_MODEL_PATH)
     quantize.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="dataset root (official layout)")
     quantize.add_argument("--out", type=Path, default=None, help="default: MODEL's folder, <stem>.int8/")
+    quantize.add_argument(
+        "--split",
+        choices=TRAIN_SPLITS,
+        default="reference",
+        help="the split MODEL was trained on: calibration reads its first training pairs only",
+    )
 
     serve = commands.add_parser("serve", parents=[common], help="serve the HTTP API (FastAPI on uvicorn)")
     serve.add_argument("--host", default=ServeConfig.host, help="address to listen on (default: this machine only)")
@@ -527,7 +533,7 @@ def run_quantize(args: argparse.Namespace) -> int:
     start_tensorflow(args.verbose)
     from core.inference.quantize import quantize
 
-    out = quantize(args.model, args.data_dir, args.out)
+    out = quantize(args.model, args.data_dir, args.out, split=args.split)
     print(f"int8 model of {args.model} in {out}; check it with `python -m bench.runtime --quality` before shipping it")
     return 0
 

@@ -46,6 +46,12 @@ def write_dataset(root: Path, count: int = 12, size: tuple[int, int] = (48, 40))
     return root
 
 
+def write_official_lists(root: Path, trainval: list[str], test: list[str]) -> None:
+    """The dataset's official split lists (`annotations/trainval.txt`, `test.txt`) naming these stems."""
+    for name, stems in (("trainval", trainval), ("test", test)):
+        (root / "annotations" / f"{name}.txt").write_text("".join(f"{stem} 1 1 1\n" for stem in stems))
+
+
 def tiny_train_args(dataset: Path, out: Path, epochs: int, batch_size: int) -> list[str]:
     """The `train` arguments of a tiny-preset run, for `core.cli.main` or after `python -m core`."""
     return [

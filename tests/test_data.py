@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from core.data import dataset as data
-from tests.helpers import write_dataset
+from tests.helpers import write_dataset, write_official_lists
 
 
 def test_pairs_are_matched_by_stem_and_problems_counted(tmp_path):
@@ -49,11 +49,6 @@ def test_load_split_limit_takes_first_n_of_each_split(tiny_dataset):
     full_train, full_val = data.reference_split(data.find_pairs(tiny_dataset)[0], 1000)
     assert [p.stem for p in split.train.pairs] == [p.stem for p in full_train[:3]]
     assert [p.stem for p in split.val.pairs] == [p.stem for p in full_val[:2]]
-
-
-def write_official_lists(root, trainval: list[str], test: list[str]) -> None:
-    for name, stems in (("trainval", trainval), ("test", test)):
-        (root / "annotations" / f"{name}.txt").write_text("".join(f"{stem} 1 1 1\n" for stem in stems))
 
 
 def test_official_split_trains_on_trainval_holds_out_a_tenth_and_scores_the_test_list(tmp_path):

@@ -88,12 +88,11 @@ def test_a_larger_model_is_scored_on_the_same_128_px_labels(tmp_path, tiny_datas
 
 
 def test_cli_evaluates_the_official_test_list(tmp_path, tiny_model_path, capsys):
-    from tests.helpers import write_dataset
+    from tests.helpers import write_dataset, write_official_lists
 
     root = write_dataset(tmp_path / "pets", count=10)
     stems = sorted(p.stem for p in (root / "images").iterdir())
-    for name, part in (("trainval", stems[:6]), ("test", stems[6:])):
-        (root / "annotations" / f"{name}.txt").write_text("".join(f"{s} 1 1 1\n" for s in part))
+    write_official_lists(root, stems[:6], stems[6:])
     report = tmp_path / "test.json"
     args = ["evaluate", "--data-dir", str(root), "--model", str(tiny_model_path), "--split", "official-test"]
     assert main([*args, "--json", str(report)]) == 0

@@ -16,7 +16,7 @@ from core.config import RuntimeConfig
 from core.inference import runtime
 from core.inference.predict import Segmenter
 from core.model.model_io import ModelFileError
-from tests.helpers import real_pet, synthetic_pet
+from tests.helpers import real_pet, synthetic_pet, write_dataset, write_official_lists
 
 pytest.importorskip("openvino")
 
@@ -199,6 +199,34 @@ def test_a_stale_or_damaged_int8_model_is_never_used(model_copy, quantized, vnni
     build_unet(model_config("tiny"), name="petseg_tiny").save(model_copy)  # retrained: another file
     with pytest.warns(UserWarning, match="made from another model file"):
         assert Segmenter(model_copy).network.precision == "f32"
+
+
+def test_int8_calibration_reads_only_the_training_pairs_of_the_models_split(tmp_path, monkeypatch):
+    """A model trained on the official trainval list is calibrated on it (`quantize --split
+    official`): no photo of the test list it will be scored on reaches the int8 statistics."""
+    from core.data import dataset
+    from core.inference.quantize import calibration_images
+
+    root = write_dataset(tmp_path / "pets", count=12)
+    stems = sorted(p.stem for p in (root / "images").iterdir())
+    write_official_lists(root, stems[:8], stems[8:])
+    read: list[str] = []
+    load_arrays = dataset.load_arrays
+    monkeypatch.setattr(
+        dataset,
+        "load_arrays",
+        lambda pairs, *a, **k: (read.extend(p.stem for p in pairs), load_arrays(pairs, *a, **k))[1],
+    )
+    pairs, _ = dataset.find_pairs(root)
+    for split in ("official", "reference"):
+        read.clear()
+        images = calibration_images(root, 32, split=split)
+        train, _ = dataset.split_pairs(root, pairs, split, dataset.SkipReport())
+        assert read == [p.stem for p in train] and images.shape == (len(train), 32, 32, 3)
+    assert set(read) & set(stems[8:])  # the reference split's training pairs include test-list photos
+    read.clear()
+    calibration_images(root, 32, split="official")
+    assert read and not set(read) & set(stems[8:])
 
 
 def test_int8_asked_for_without_a_model_or_nncf_names_the_fix(model_copy, tiny_dataset, monkeypatch, capsys):

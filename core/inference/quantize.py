@@ -4,7 +4,8 @@
 (model.xml, model.bin, manifest.json) beside the model. The manifest names the SHA-256 of the
 `.keras` file it was made from: `core.inference.runtime` uses the int8 model only for that exact
 file (a retrained or replaced model falls back to float32 and says so). Calibration uses the first
-training pairs of the reference split, never a validation pair. Only this step needs NNCF and the
+training pairs of the split the model was trained on (`--split official` for a model trained on the
+official trainval list, so that no test photo is seen), never a validation pair. Only this step needs NNCF and the
 dataset; running the int8 model needs OpenVINO alone. A model ships its int8 folder only where
 `bench/runtime.py --quality` measured that it keeps the masks (bench/RESULTS.md).
 """
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.config import RuntimeConfig
+from core.config import RuntimeConfig, TrainSplit
 from core.errors import PetSegError
 from core.files import write_json
 from core.inference.runtime import CACHE_FORMAT, IR_FILES, MANIFEST, file_sha256, int8_folder, load_openvino
@@ -28,21 +29,30 @@ CALIBRATION_PAIRS = 300
 NNCF_INSTALL = "pip install -r requirements-train.txt"
 
 
-def calibration_images(data_dir: Path, size: int, count: int = CALIBRATION_PAIRS) -> np.ndarray:
-    """The first `count` training pairs of the reference split at the model's input size, float32."""
+def calibration_images(
+    data_dir: Path, size: int, count: int = CALIBRATION_PAIRS, split: TrainSplit = "reference"
+) -> np.ndarray:
+    """The first `count` training pairs of `split` at the model's input size, float32."""
     from core.data import dataset
 
-    pairs, _ = dataset.find_pairs(data_dir)
-    train, _ = dataset.reference_split(pairs)
+    pairs, report = dataset.find_pairs(data_dir)
+    train, _ = dataset.split_pairs(Path(data_dir), pairs, split, report)
     arrays, _ = dataset.load_arrays(train[:count], size)
     if not len(arrays):
         raise dataset.DatasetError(f"no usable training pair in {data_dir} to calibrate the int8 model on")
     return arrays.images.astype(np.float32)
 
 
-def quantize(model_path: Path, data_dir: Path, out: Path | None = None, count: int = CALIBRATION_PAIRS) -> Path:
+def quantize(
+    model_path: Path,
+    data_dir: Path,
+    out: Path | None = None,
+    count: int = CALIBRATION_PAIRS,
+    split: TrainSplit = "reference",
+) -> Path:
     """Quantize `model_path` to int8 (weights and activations; NNCF's default performance preset,
-    min-max statistics and fast bias correction on `count` training images) into `out`, atomically."""
+    min-max statistics and fast bias correction on `count` training images of `split`) into `out`,
+    atomically."""
     if importlib.util.find_spec("nncf") is None:
         raise PetSegError(f"making an int8 model needs NNCF, which is not installed; run `{NNCF_INSTALL}`")
     import nncf
@@ -50,7 +60,7 @@ def quantize(model_path: Path, data_dir: Path, out: Path | None = None, count: i
 
     model_path = Path(model_path)
     f32 = load_openvino(model_path, RuntimeConfig("openvino", precision="f32"))
-    images = calibration_images(data_dir, f32.input_size, count)
+    images = calibration_images(data_dir, f32.input_size, count, split)
     core = ov.Core()
     quantized = nncf.quantize(
         core.read_model(str(f32.source)), nncf.Dataset([image[None] for image in images]), subset_size=len(images)
@@ -68,7 +78,7 @@ def quantize(model_path: Path, data_dir: Path, out: Path | None = None, count: i
                 "precision": "int8",
                 "source": model_path.name,
                 "source_sha256": file_sha256(model_path),
-                "calibration": f"first {len(images)} training pairs of the reference split ({Path(data_dir).name})",
+                "calibration": f"first {len(images)} training pairs of the {split} split ({Path(data_dir).name})",
                 "openvino": ov.__version__,
                 "nncf": nncf.__version__,
                 "input_size": f32.input_size,

@@ -6,9 +6,9 @@
 For each shipped model on each runtime: batch-32 images/s and batch-1 latency, with ratios against
 the reference architecture (34.5 M parameters, Keras, random weights: the cost does not depend on
 them) and against the same model on Keras, all measured in this run on this machine.
-The int8 row is the model's shipped int8 folder where it has one; `--int8` makes a fresh one for
-each model in a temporary folder instead (`core.inference.quantize`: NNCF post-training
-quantization on 300 training images, never validation; needs `nncf` and the dataset).
+The int8 row is the model's shipped int8 folder where it has one; `--int8` also makes a fresh one
+for each model in a temporary folder, measured beside it (`core.inference.quantize`: NNCF
+post-training quantization on 300 training images, never validation; needs `nncf` and the dataset).
 `--quality` scores every variant where its speed is measured: mean and pet IoU on the 1000
 validation pairs at 128 px, and the `fast` cut-out IoU at the photo's size on the 96 native-aspect
 validation photos (border left out, pooled).
@@ -77,13 +77,13 @@ def variants(model: Path, args: argparse.Namespace) -> dict[str, object]:
     found["openvino f32"] = f32
     if cpu_has_bf16():
         found["openvino bf16"] = load_openvino(model, RuntimeConfig("openvino", precision="bf16"))
+    if int8_folder(model).is_dir():
+        found["openvino int8 (shipped)"] = load_openvino(model, RuntimeConfig("openvino", precision="int8"))
     if args.int8:
         from core.inference.quantize import quantize
 
         folder = quantize(model, args.data_dir, Path(tempfile.mkdtemp()) / f"{model.stem}.int8")
         found["openvino int8 (made now)"] = compile_ir(folder, RuntimeConfig("openvino"))
-    elif int8_folder(model).is_dir():
-        found["openvino int8 (shipped)"] = load_openvino(model, RuntimeConfig("openvino", precision="int8"))
     return found
 
 

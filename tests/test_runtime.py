@@ -152,6 +152,29 @@ def quantized(model_copy, tiny_dataset, capsys) -> Path:
     return model_copy.with_name("tiny.int8")
 
 
+def first_convolutions(model_path: Path, count: int) -> list[str]:
+    """The first convolutions' names in the f32 conversion of `model_path`, in graph order."""
+    import openvino as ov
+
+    source = runtime.load_openvino(model_path, RuntimeConfig("openvino", precision="f32")).source
+    kinds = ("Convolution", "GroupConvolution")
+    ops = ov.Core().read_model(str(source)).get_ordered_ops()
+    return [op.get_friendly_name() for op in ops if op.get_type_name() in kinds][:count]
+
+
+def int8_weights(xml: Path) -> dict[str, bool]:
+    """For each convolution of an IR, whether its weights are stored in int8 (decompressed by a
+    Convert and a Multiply) rather than as a float constant."""
+    import openvino as ov
+
+    ops = ov.Core().read_model(str(xml)).get_ordered_ops()
+    return {
+        op.get_friendly_name(): op.input_value(1).get_node().get_type_name() != "Constant"
+        for op in ops
+        if op.get_type_name() in ("Convolution", "GroupConvolution")
+    }
+
+
 @pytest.fixture
 def vnni_cpu(monkeypatch):
     """A CPU with an int8 dot-product instruction, where `auto` runs a sound int8 model."""
@@ -162,6 +185,10 @@ def test_an_int8_model_beside_the_file_is_used_and_answers_close_to_f32(model_co
     manifest = json.loads((quantized / "manifest.json").read_text())
     assert manifest["precision"] == "int8" and manifest["source_sha256"] == runtime.file_sha256(model_copy)
     assert "training pairs" in manifest["calibration"]
+    assert manifest["float32_layers"] == first_convolutions(model_copy, 2)
+    stored = int8_weights(quantized / "model.xml")
+    assert [stored[name] for name in first_convolutions(model_copy, 3)] == [False, False, True]
+    assert sum(stored.values()) == len(stored) - 2  # every other convolution runs in int8
     int8 = Segmenter(model_copy, runtime="openvino")
     f32 = Segmenter(model_copy, runtime=RuntimeConfig("openvino", precision="f32"))
     assert (int8.network.precision, f32.network.precision) == ("int8", "f32")

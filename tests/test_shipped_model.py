@@ -83,9 +83,9 @@ def test_shipped_model_runs_on_openvino_by_default_in_its_shipped_precision(ship
 def test_both_runtimes_give_the_same_masks_of_every_bundled_photo(shipped):
     """Every sample photo at its own size, through the views, plain and with TTA: OpenVINO's f32 mask
     is Keras's (a flip allowed on 0.01% of a photo's pixels). The int8 model's masks differ from f32
-    on up to 3.2% of a photo's pixels (Persian_10 at 192 px, mostly the border class; the Lite0 model
-    at 128 px: 2.0%) on CPUs with an int8 dot-product instruction, where `auto` runs it: its scores
-    are in the card, its floors below."""
+    on up to 1.3% of a photo's pixels (wheaten_terrier_112, mostly the border class; 3.2% before the
+    two convolutions nearest the photo stayed float32) on CPUs with an int8 dot-product instruction,
+    where `auto` runs it: its scores are in the card, its floors below."""
     spec, _ = shipped
     path = MODELS_DIR / f"{spec.name}.keras"
     openvino_side = Segmenter(path, runtime=RuntimeConfig("openvino", precision="f32"))
@@ -97,7 +97,7 @@ def test_both_runtimes_give_the_same_masks_of_every_bundled_photo(shipped):
             mask, reference = first.segment(pair.image).trimap, second.segment(pair.image).trimap
             assert (mask != reference).mean() <= 1e-4, f"{spec.name} {pair.stem} tta={tta}"
             if not tta and spec.precision == "int8" and int8_keeps_quality():
-                assert (int8.segment(pair.image).trimap != mask).mean() <= 0.04, f"int8 {pair.stem}"
+                assert (int8.segment(pair.image).trimap != mask).mean() <= 0.02, f"int8 {pair.stem}"
 
 
 def test_shipped_model_quality_on_the_bundled_sample(shipped):

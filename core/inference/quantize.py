@@ -4,16 +4,17 @@
 (model.xml, model.bin, manifest.json) beside the model. The manifest names the SHA-256 of the
 `.keras` file it was made from: `core.inference.runtime` uses the int8 model only for that exact
 file (a retrained or replaced model falls back to float32 and says so). Calibration uses the first
-training pairs of the split the model was trained on (`--split official` for a model trained on the
-official trainval list, so that no test photo is seen), never a validation pair. Only this step needs NNCF and the
-dataset; running the int8 model needs OpenVINO alone. A model ships its int8 folder only where
+training pairs of the split the model was trained on (`--split official` for a model trained on
+the official trainval list, so that no test photo is seen), never a validation pair. Only this
+step needs NNCF and the dataset; running the int8 model needs OpenVINO alone. A model ships its int8 folder only where
 `bench/runtime.py --quality` measured that it keeps the masks (bench/RESULTS.md).
 
 The two convolutions nearest the photo stay float32 (on the EfficientNet encoders, the stem and
 the first block's depthwise convolution, both at half the input's resolution). NNCF's accuracy
 control, ranking layers on training photos, reverted those two among the first nine of 93 on the
 Lite2 default; kept in float32 alone, they win back what int8 lost at the photo's size (`fast`
-cut-out IoU 0.9731 -> 0.9780, f32 0.9784) for a few percent of int8's speed (bench/RESULTS.md).
+cut-out IoU 0.9731 -> 0.9780, f32 0.9784) and run 5% slower than an int8 of every convolution
+(bench/RESULTS.md).
 A 3x3 kernel over three colour channels has few weights to share each output channel's int8
 scale, and every later layer inherits its error.
 """
@@ -71,9 +72,9 @@ def quantize(
     count: int = CALIBRATION_PAIRS,
     split: TrainSplit = "reference",
 ) -> Path:
-    """Quantize `model_path` to int8 (weights and activations but the two convolutions nearest the photo; NNCF's
-    default performance preset, min-max statistics and fast bias correction on `count` training
-    images of `split`) into `out`, atomically."""
+    """Quantize `model_path` to int8 (weights and activations, but for the two convolutions nearest
+    the photo; NNCF's default performance preset, min-max statistics and fast bias correction on
+    `count` training images of `split`) into `out`, atomically."""
     if importlib.util.find_spec("nncf") is None:
         raise PetSegError(f"making an int8 model needs NNCF, which is not installed; run `{NNCF_INSTALL}`")
     import nncf
